@@ -1,0 +1,83 @@
+"""liveblog: a newsroom live-blog engine for developing stories."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, request
+from flask_babel import Babel
+from flask_wtf.csrf import CSRFProtect
+
+from .config import load_config
+from .i18n import select_locale
+from .runtime import Runtime
+
+ROOT = Path(__file__).resolve().parent.parent
+
+babel = Babel()
+csrf = CSRFProtect()
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Create and wire the application; `config` overrides everything else (for tests)."""
+    instance = (config or {}).get("INSTANCE_PATH") or os.environ.get("LIVEBLOG_INSTANCE_PATH")
+    app = Flask(
+        __name__,
+        static_folder=str(ROOT / "static"),
+        instance_path=str(instance) if instance else None,
+        instance_relative_config=True,
+    )
+    file_values: dict[str, Any] = {}
+    cfg_file = Path(app.instance_path) / "liveblog.cfg"
+    if cfg_file.exists():
+        app.config.from_pyfile(str(cfg_file))
+        file_values = dict(app.config)
+    app.config.update(load_config(Path(app.instance_path), file_values, config))
+    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(ROOT / "translations"))
+    app.config.setdefault("BABEL_DEFAULT_LOCALE", "en")
+    app.config.update(
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        JSON_SORT_KEYS=False,
+    )
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+
+    app.extensions["liveblog"] = Runtime.build(
+        app.config["LIVEBLOG_DATABASE_URL"],
+        app.config["LIVEBLOG_BROKER_URL"],
+        app.config["LIVEBLOG_QUEUE_LIMIT"],
+    )
+    babel.init_app(app, locale_selector=select_locale)
+    csrf.init_app(app)
+
+    from . import cli, web
+    from .views import api, health, live, reader
+
+    live.sock.init_app(app)
+    csrf.exempt(api.bp)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(reader.bp)
+    app.register_blueprint(live.bp)
+    app.register_blueprint(health.bp)
+    web.register_error_handlers(app)
+    cli.register(app)
+
+    @app.after_request
+    def _security_headers(response: Any) -> Any:
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' https:;"
+            " connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none';"
+            " form-action 'self'",
+        )
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+        if request.path.startswith("/api/"):
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    return app

@@ -1,0 +1,139 @@
+"""Carry committed events to every server process: in-process by default, or Redis pub/sub.
+
+Imports nothing from Flask. The database stays the source of truth: a process that loses
+its Redis connection resynchronizes its hub from the event log when it reconnects, and
+every few seconds anyway, so a lost pub/sub message delays an update but never loses it.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from typing import Protocol
+
+import redis
+
+from .hub import Hub
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "liveblog:events"
+
+
+class Broker(Protocol):
+    """What the write path and the live stream need from a broker."""
+
+    def publish(self, slug: str, seq: int, frame: str) -> None:
+        """Send a committed event to every process."""
+
+    def start(self) -> None:
+        """Begin receiving other processes' events (idempotent)."""
+
+    def ping(self) -> None:
+        """Raise if the broker cannot be reached."""
+
+    @property
+    def multiprocess(self) -> bool:
+        """Tell whether events cross process boundaries."""
+
+
+class LocalBroker:
+    """Deliver events to this process's hub only."""
+
+    multiprocess = False
+
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
+
+    def publish(self, slug: str, seq: int, frame: str) -> None:
+        """Hand the event straight to the hub."""
+        self.hub.publish(slug, seq, frame)
+
+    def start(self) -> None:
+        """Do nothing: there is no one else to listen to."""
+
+    def ping(self) -> None:
+        """Do nothing: the in-process broker is always there."""
+
+
+class RedisBroker:
+    """Publish events on one Redis channel and feed every process's hub from it."""
+
+    multiprocess = True
+
+    def __init__(self, url: str, hub: Hub, *, resync_seconds: float = 5.0) -> None:
+        self.url = url
+        self.hub = hub
+        self.resync_seconds = resync_seconds
+        self.client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2)
+        self._started = False
+        self._lock = threading.Lock()
+        self.connected = threading.Event()
+
+    def publish(self, slug: str, seq: int, frame: str) -> None:
+        """Deliver locally now and tell the other processes through Redis."""
+        self.hub.publish(slug, seq, frame)
+        try:
+            self.client.publish(CHANNEL, f"{slug}\n{seq}\n{frame}")
+        except redis.RedisError as exc:
+            log.warning("broker publish failed, peers will catch up from the log: %s", exc)
+
+    def ping(self) -> None:
+        """Raise if Redis does not answer."""
+        self.client.ping()
+
+    def start(self) -> None:
+        """Start the listener thread (a greenlet under gevent) once."""
+        with self._lock:
+            if self._started:
+                return
+            self._started = True
+        threading.Thread(target=self._listen_forever, name="liveblog-broker", daemon=True).start()
+
+    def _listen_forever(self) -> None:
+        attempt = 0
+        while True:
+            started = time.monotonic()
+            try:
+                self._listen()
+            except Exception as exc:  # noqa: BLE001 - any failure means: reconnect
+                log.warning("broker connection lost: %s", exc)
+            self.connected.clear()
+            if time.monotonic() - started > 30:
+                attempt = 0
+            attempt += 1
+            time.sleep(random.uniform(0, min(10.0, 0.2 * 2**attempt)))  # noqa: S311
+
+    def _listen(self) -> None:
+        listener = redis.Redis.from_url(
+            self.url, socket_timeout=self.resync_seconds * 3, socket_connect_timeout=2
+        )
+        pubsub = listener.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
+        try:
+            pubsub.subscribe(CHANNEL)
+            self.connected.set()
+            self.hub.resync()
+            next_resync = time.monotonic() + self.resync_seconds
+            while True:
+                message = pubsub.get_message(timeout=self.resync_seconds)
+                if message is not None and message["type"] == "message":
+                    slug, seq, frame = message["data"].decode().split("\n", 2)
+                    self.hub.publish(slug, int(seq), frame)
+                if time.monotonic() >= next_resync:
+                    listener.ping()
+                    self.hub.resync()
+                    next_resync = time.monotonic() + self.resync_seconds
+        finally:
+            pubsub.close()
+            listener.close()
+
+
+def make_broker(url: str, hub: Hub) -> Broker:
+    """Return the broker the URL names: Redis for redis:// URLs, in-process when empty."""
+    if not url:
+        return LocalBroker(hub)
+    if url.startswith(("redis://", "rediss://", "unix://")):
+        return RedisBroker(url, hub)
+    raise ValueError(f"unsupported LIVEBLOG_BROKER_URL scheme: {url!r}")

@@ -1,0 +1,143 @@
+"""The `liveblog` command: Flask's CLI group plus the operator's commands."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+from alembic import command
+from alembic.config import Config
+from flask import Flask, current_app
+from flask.cli import FlaskGroup, with_appcontext
+
+from .accounts import create_token, create_user
+from .errors import LiveblogError
+from .runtime import runtime
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def alembic_config(url: str) -> Config:
+    """Return an Alembic configuration pointing at our migrations and database."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
+
+
+def upgrade_database(url: str) -> None:
+    """Create or upgrade the schema to the newest migration."""
+    command.upgrade(alembic_config(url), "head")
+
+
+def _fail(error: LiveblogError) -> None:
+    raise click.ClickException(str(error))
+
+
+@click.command("init-db")
+@with_appcontext
+def init_db() -> None:
+    """Create or upgrade the database schema (safe to run again)."""
+    upgrade_database(current_app.config["LIVEBLOG_DATABASE_URL"])
+    click.echo("Database is up to date.")
+
+
+@click.command("create-user")
+@click.argument("name")
+@click.option("--role", type=click.Choice(["reporter", "editor", "admin"]), required=True)
+@click.option("--password-stdin", is_flag=True, help="Read the password from one line of stdin.")
+@click.option("--display-name", default=None, help="The name readers see.")
+@with_appcontext
+def create_user_command(
+    name: str, role: str, password_stdin: bool, display_name: str | None
+) -> None:
+    """Add a newsroom user."""
+    password = None
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            raise click.ClickException("no password on standard input")
+    try:
+        create_user(runtime().db, name, role, password, display_name)
+    except LiveblogError as error:
+        _fail(error)
+    click.echo(f"Created {role} {name}.", err=True)
+
+
+@click.command("create-token")
+@click.argument("name")
+@with_appcontext
+def create_token_command(name: str) -> None:
+    """Print a new API token for a user, alone on one line."""
+    try:
+        click.echo(create_token(runtime().db, name))
+    except LiveblogError as error:
+        _fail(error)
+
+
+@click.command("demo")
+@click.option("--base-url", default=None, help="Where readers reach the server.")
+@with_appcontext
+def demo_command(base_url: str | None) -> None:
+    """Load the demo story (idempotent) and print its reader URL."""
+    from .demo import load_demo
+
+    slug = load_demo(runtime())
+    base = base_url or os.environ.get("LIVEBLOG_PUBLIC_URL") or "http://127.0.0.1:8000"
+    click.echo(f"{base.rstrip('/')}/stories/{slug}")
+
+
+@click.command("serve", context_settings={"ignore_unknown_options": True})
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
+@click.option(
+    "--connections",
+    default=20000,
+    show_default=True,
+    type=int,
+    help="Connections each worker accepts.",
+)
+@with_appcontext
+def serve_command(host: str, port: int, workers: int, connections: int) -> None:
+    """Run the production server (gunicorn with gevent workers)."""
+    if workers > 1 and not runtime().broker.multiprocess:
+        raise click.UsageError(
+            "--workers above 1 needs LIVEBLOG_BROKER_URL=redis://…: with the in-process "
+            "broker, events would not reach readers connected to the other workers."
+        )
+    argv = [
+        sys.executable,
+        "-m",
+        "liveblog.server",
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--connections",
+        str(connections),
+    ]
+    click.echo(f"liveblog serving on http://{host}:{port}/ with {workers} worker(s)", err=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    runtime().db.dispose()
+    os.execv(sys.executable, argv)  # noqa: S606 - replace this process with the server
+
+
+def register(app: Flask) -> None:
+    """Attach our commands to the app's CLI."""
+    for cmd in (init_db, create_user_command, create_token_command, demo_command, serve_command):
+        app.cli.add_command(cmd)
+
+
+def _create_app() -> Flask:
+    from . import create_app
+
+    return create_app()
+
+
+main = FlaskGroup(create_app=_create_app, help="liveblog: a newsroom live-blog engine.")

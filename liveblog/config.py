@@ -1,0 +1,64 @@
+"""Read the configuration from the environment and the optional instance config file.
+
+Imports nothing from Flask's request machinery; `load_config` fills a plain mapping.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+DEFAULTS: dict[str, Any] = {
+    "LIVEBLOG_DATABASE_URL": None,  # a SQLite file under instance/
+    "LIVEBLOG_BROKER_URL": "",  # in-process
+    "LIVEBLOG_SECRET_KEY": None,  # generated once, kept under instance/
+    "LIVEBLOG_QUEUE_LIMIT": 256,  # frames buffered per reader before it is told to resume
+    "LIVEBLOG_PING_SECONDS": 25.0,
+    "LIVEBLOG_FEED_PAGE_SIZE": 50,
+    "LIVEBLOG_FEED_MAX_AGE": 5,
+    "MAX_CONTENT_LENGTH": 256 * 1024,
+}
+
+ENV_KEYS = (
+    "LIVEBLOG_DATABASE_URL",
+    "LIVEBLOG_BROKER_URL",
+    "LIVEBLOG_SECRET_KEY",
+    "LIVEBLOG_QUEUE_LIMIT",
+    "LIVEBLOG_PING_SECONDS",
+)
+
+
+def _secret_key(instance: Path) -> str:
+    """Return the key kept under instance/, creating it (mode 0600) the first time."""
+    path = instance / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    key = secrets.token_hex(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key)
+    return key
+
+
+def load_config(
+    instance: Path, file_values: Mapping[str, Any], overrides: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """Merge defaults, the instance file, the environment and explicit overrides, in order."""
+    instance.mkdir(parents=True, exist_ok=True)
+    config = dict(DEFAULTS)
+    config.update({k: v for k, v in file_values.items() if k.isupper()})
+    for key in ENV_KEYS:
+        if os.environ.get(key):
+            config[key] = os.environ[key]
+    config.update(overrides or {})
+    if not config["LIVEBLOG_DATABASE_URL"]:
+        config["LIVEBLOG_DATABASE_URL"] = f"sqlite:///{instance / 'liveblog.db'}"
+    if not config["LIVEBLOG_SECRET_KEY"]:
+        config["LIVEBLOG_SECRET_KEY"] = _secret_key(instance)
+    config["LIVEBLOG_QUEUE_LIMIT"] = int(config["LIVEBLOG_QUEUE_LIMIT"])
+    config["LIVEBLOG_PING_SECONDS"] = float(config["LIVEBLOG_PING_SECONDS"])
+    config["SECRET_KEY"] = config["LIVEBLOG_SECRET_KEY"]
+    return config

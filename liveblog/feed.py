@@ -1,0 +1,68 @@
+"""Build a story's JSON Feed 1.1 document with the `_liveblog` extension.
+
+This module does no I/O and imports nothing from Flask.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .models import Post, Story, StoryStatus
+from .payloads import corrections_payload, rfc3339
+from .sanitize import plain_text
+
+JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
+MIME_TYPE = "application/feed+json"
+
+
+def feed_etag(story: Story, page_key: str) -> str:
+    """Return the strong ETag of one feed page; it changes with every event of the story."""
+    return f'"{story.id}-{story.last_seq}-{page_key}"'
+
+
+def feed_item(post: Post, home_url: str) -> dict[str, Any]:
+    """Return one feed item for a post."""
+    summary = plain_text(post.body)
+    return {
+        "id": post.id,
+        "url": f"{home_url}#post-{post.id}",
+        "content_html": post.body,
+        "summary": summary[:280],
+        "date_published": rfc3339(post.published_at),
+        "date_modified": rfc3339(post.updated_at),
+        "authors": [{"name": post.author.display_name}],
+        "_liveblog": {
+            "seq": post.last_seq,
+            "verification": {"status": post.verification.value, "note": post.verification_note},
+            "pinned": post.pinned,
+            "key_event": post.key_event,
+            "corrections": corrections_payload(post),
+        },
+    }
+
+
+def build_feed(
+    story: Story,
+    posts: list[Post],
+    *,
+    home_url: str,
+    feed_url: str,
+    next_url: str | None,
+) -> dict[str, Any]:
+    """Return the feed document for one page of posts (newest first)."""
+    doc: dict[str, Any] = {
+        "version": JSON_FEED_VERSION,
+        "title": story.title,
+        "home_page_url": home_url,
+        "feed_url": feed_url,
+        "language": story.language,
+    }
+    if story.summary:
+        doc["description"] = story.summary
+    if next_url:
+        doc["next_url"] = next_url
+    if story.status is StoryStatus.ENDED:
+        doc["expired"] = True
+    doc["_liveblog"] = {"status": story.status.value, "last_seq": story.last_seq}
+    doc["items"] = [feed_item(post, home_url) for post in posts]
+    return doc

@@ -1,0 +1,166 @@
+"""The in-process fan-out hub: one per server process, shared by every reader in it.
+
+Imports nothing from Flask and does no I/O of its own: it reads the event log only through
+the `EventSource` it is given. The hub hands each event's ready-made frame to every
+subscriber of the story without encoding anything per reader. It keeps the last `seq` it
+delivered per story, drops anything at or below it (so a broker that repeats a message
+repeats nothing for readers) and fills any gap from the event log before delivering (so a
+broker that loses a message loses nothing for readers).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Iterable
+from typing import NamedTuple, Protocol
+
+Logged = tuple[int, str]
+"""An event as the log stores it: its seq and its JSON text."""
+
+
+def websocket_frame(payload: bytes) -> bytes:
+    """Return one unmasked, uncompressed WebSocket text frame (RFC 6455, server side)."""
+    size = len(payload)
+    if size < 126:
+        header = bytes((0x81, size))
+    elif size < 1 << 16:
+        header = bytes((0x81, 126)) + size.to_bytes(2, "big")
+    else:
+        header = bytes((0x81, 127)) + size.to_bytes(8, "big")
+    return header + payload
+
+
+class Frame(NamedTuple):
+    """An event ready to send: encoded once, shared by every reader."""
+
+    seq: int
+    text: str
+    wire: bytes
+
+    @classmethod
+    def of(cls, seq: int, text: str) -> Frame:
+        """Encode an event once for every reader."""
+        return cls(seq, text, websocket_frame(text.encode()))
+
+
+class EventSource(Protocol):
+    """Where the hub reads the event log when it must catch up."""
+
+    def last_seq(self, slug: str) -> int | None:
+        """Return the story's last seq, or None if it does not exist."""
+
+    def events_after(self, slug: str, after: int) -> list[Logged]:
+        """Return every event of the story with seq > after, ascending."""
+
+
+class Subscription:
+    """One reader's bounded queue of frames, filled by the hub and drained by the reader."""
+
+    def __init__(
+        self, hub: Hub, slug: str, limit: int, wakeup: threading.Event | None = None
+    ) -> None:
+        self.hub = hub
+        self.slug = slug
+        self.limit = limit
+        self.overflowed = False
+        self._frames: deque[Frame] = deque()
+        self._ready = wakeup or threading.Event()
+
+    def deliver(self, frames: Iterable[Frame]) -> None:
+        """Queue frames for this reader; past the limit, mark it overflowed instead."""
+        for frame in frames:
+            if len(self._frames) >= self.limit:
+                self.overflowed = True
+                break
+            self._frames.append(frame)
+        self._ready.set()
+
+    def wait(self, timeout: float) -> list[Frame]:
+        """Return the queued frames, waiting up to `timeout` seconds for the first."""
+        if not self._frames and not self.overflowed:
+            self._ready.wait(timeout)
+        self._ready.clear()
+        out: list[Frame] = []
+        while self._frames:
+            out.append(self._frames.popleft())
+        return out
+
+    def wake(self) -> None:
+        """Make a pending `wait` return at once (used when closing)."""
+        self._ready.set()
+
+    def close(self) -> None:
+        """Stop receiving frames."""
+        self.hub.unsubscribe(self)
+
+
+class Hub:
+    """Subscribers by story, with per-story dedup and gap filling."""
+
+    def __init__(self, source: EventSource, *, queue_limit: int = 256) -> None:
+        self.source = source
+        self.queue_limit = queue_limit
+        self._subs: dict[str, set[Subscription]] = {}
+        self._last: dict[str, int] = {}
+        self._lock = threading.RLock()
+
+    def subscribe(self, slug: str, wakeup: threading.Event | None = None) -> Subscription:
+        """Start queueing the story's new events for one more reader.
+
+        `wakeup` lets the reader's connection share the event its waits block on, so a
+        closed connection ends the wait at once.
+        """
+        sub = Subscription(self, slug, self.queue_limit, wakeup)
+        with self._lock:
+            if slug not in self._subs:
+                self._last[slug] = self.source.last_seq(slug) or 0
+                self._subs[slug] = set()
+            self._subs[slug].add(sub)
+        return sub
+
+    def unsubscribe(self, sub: Subscription) -> None:
+        """Forget a reader; forget the story when its last reader leaves."""
+        with self._lock:
+            subs = self._subs.get(sub.slug)
+            if subs is None:
+                return
+            subs.discard(sub)
+            if not subs:
+                del self._subs[sub.slug]
+                self._last.pop(sub.slug, None)
+
+    def readers(self, slug: str | None = None) -> int:
+        """Count the readers connected to this process (for one story, or all)."""
+        with self._lock:
+            if slug is not None:
+                return len(self._subs.get(slug, ()))
+            return sum(len(s) for s in self._subs.values())
+
+    def slugs(self) -> list[str]:
+        """Return the stories that have readers here."""
+        with self._lock:
+            return list(self._subs)
+
+    def publish(self, slug: str, seq: int, frame: str) -> None:
+        """Deliver one committed event to the story's readers, in order and once."""
+        with self._lock:
+            last = self._last.get(slug)
+            if last is None or seq <= last:
+                return
+            logged = [(seq, frame)] if seq == last + 1 else self.source.events_after(slug, last)
+            self._fan_out(slug, logged)
+
+    def resync(self) -> None:
+        """Deliver whatever the event log holds beyond what each story's readers got."""
+        with self._lock:
+            for slug, last in list(self._last.items()):
+                self._fan_out(slug, self.source.events_after(slug, last))
+
+    def _fan_out(self, slug: str, logged: list[Logged]) -> None:
+        if not logged:
+            return
+        frames = [Frame.of(seq, text) for seq, text in logged]
+        self._last[slug] = frames[-1].seq
+        for sub in self._subs.get(slug, ()):
+            sub.deliver(frames)

@@ -1,0 +1,258 @@
+"""Database models for stories, posts, their revisions, users, tokens and the event log.
+
+This module does no I/O and imports nothing from Flask.
+"""
+
+from __future__ import annotations
+
+import enum
+import secrets
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    """Return the current time as an aware UTC datetime."""
+    return datetime.now(UTC)
+
+
+def new_post_id() -> str:
+    """Return a fresh opaque post id (16 lowercase base32 characters, never reused)."""
+    alphabet = "abcdefghijkmnpqrstuvwxyz23456789"
+    return "".join(secrets.choice(alphabet) for _ in range(16))
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Store aware datetimes as UTC and always load them back as aware UTC."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Refuse naive datetimes and normalize aware ones to UTC."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; use an aware UTC datetime")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Attach UTC to what the database returns."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Role(enum.StrEnum):
+    """What a user may do (contract section 2)."""
+
+    REPORTER = "reporter"
+    EDITOR = "editor"
+    ADMIN = "admin"
+
+    @property
+    def is_editor(self) -> bool:
+        """Tell whether this role has the editor's powers."""
+        return self in (Role.EDITOR, Role.ADMIN)
+
+
+class Verification(enum.StrEnum):
+    """How far the desk has checked a post's claims."""
+
+    UNVERIFIED = "unverified"
+    CONFIRMED = "confirmed"
+    DISPUTED = "disputed"
+    FALSE = "false"
+
+    @property
+    def needs_editor(self) -> bool:
+        """Tell whether only an editor may set this status."""
+        return self in (Verification.CONFIRMED, Verification.FALSE)
+
+
+class StoryStatus(enum.StrEnum):
+    """Whether coverage of a story goes on."""
+
+    LIVE = "live"
+    ENDED = "ended"
+
+
+class EventType(enum.StrEnum):
+    """The kinds of entries in a story's event log."""
+
+    POST_CREATED = "post.created"
+    POST_UPDATED = "post.updated"
+    POST_DELETED = "post.deleted"
+    STORY_UPDATED = "story.updated"
+
+
+def _enum(cls: type[enum.StrEnum], name: str) -> Enum:
+    return Enum(
+        cls,
+        name=name,
+        native_enum=False,
+        validate_strings=True,
+        length=16,
+        values_callable=lambda members: [m.value for m in members],
+    )
+
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    """Declarative base with a stable constraint naming scheme for migrations."""
+
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map: dict[Any, Any] = {datetime: UTCDateTime()}
+
+
+class User(Base):
+    """A member of the newsroom."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(120))
+    role: Mapped[Role] = mapped_column(_enum(Role, "role"))
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    tokens: Mapped[list[ApiToken]] = relationship(back_populates="user")
+
+
+class ApiToken(Base):
+    """An API token; only the SHA-256 of the secret is stored."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None]
+
+    user: Mapped[User] = relationship(back_populates="tokens")
+
+
+class Story(Base):
+    """A developing story: the live blog readers follow."""
+
+    __tablename__ = "stories"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slug: Mapped[str] = mapped_column(String(80), unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+    summary: Mapped[str] = mapped_column(Text, default="")
+    language: Mapped[str] = mapped_column(String(8))
+    timezone: Mapped[str] = mapped_column(String(64))
+    status: Mapped[StoryStatus] = mapped_column(
+        _enum(StoryStatus, "story_status"), default=StoryStatus.LIVE
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    ended_at: Mapped[datetime | None]
+    last_seq: Mapped[int] = mapped_column(Integer, default=0)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class Post(Base):
+    """One update in a story; deleted posts stay as tombstones so ids are never reused."""
+
+    __tablename__ = "posts"
+    __table_args__ = (Index("ix_posts_story_order", "story_id", "created_seq"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_post_id)
+    story_id: Mapped[int] = mapped_column(ForeignKey("stories.id", ondelete="CASCADE"))
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    body: Mapped[str] = mapped_column(Text)
+    verification: Mapped[Verification] = mapped_column(
+        _enum(Verification, "verification"), default=Verification.UNVERIFIED
+    )
+    verification_note: Mapped[str] = mapped_column(Text, default="")
+    pinned: Mapped[bool] = mapped_column(default=False)
+    key_event: Mapped[bool] = mapped_column(default=False)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    published_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    body_edited_at: Mapped[datetime | None]
+    deleted_at: Mapped[datetime | None]
+    created_seq: Mapped[int] = mapped_column(Integer)
+    last_seq: Mapped[int] = mapped_column(Integer)
+
+    story: Mapped[Story] = relationship()
+    author: Mapped[User] = relationship()
+    corrections: Mapped[list[Correction]] = relationship(
+        order_by="Correction.id", cascade="all, delete-orphan"
+    )
+
+
+class Correction(Base):
+    """A visible correction notice appended to a post."""
+
+    __tablename__ = "corrections"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    post_id: Mapped[str] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"), index=True)
+    note: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PostRevision(Base):
+    """One version of a post as it stood after a change: what, who and when."""
+
+    __tablename__ = "post_revisions"
+    __table_args__ = (UniqueConstraint("post_id", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    post_id: Mapped[str] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    body: Mapped[str] = mapped_column(Text)
+    verification: Mapped[Verification] = mapped_column(_enum(Verification, "verification"))
+    verification_note: Mapped[str] = mapped_column(Text, default="")
+    pinned: Mapped[bool]
+    key_event: Mapped[bool]
+    changes: Mapped[str] = mapped_column(String(200), default="")
+    editor_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    editor: Mapped[User] = relationship()
+
+
+class Event(Base):
+    """One entry of a story's ordered event log; `payload` is the JSON frame sent to readers."""
+
+    __tablename__ = "events"
+    __table_args__ = (UniqueConstraint("story_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    story_id: Mapped[int] = mapped_column(ForeignKey("stories.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(Integer)
+    type: Mapped[EventType] = mapped_column(_enum(EventType, "event_type"))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    payload: Mapped[str] = mapped_column(Text)

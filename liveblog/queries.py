@@ -1,0 +1,75 @@
+"""Read-side queries shared by the API, the reader page, the feed and the live stream.
+
+Imports nothing from Flask.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from .db import Database
+from .hub import Logged
+from .models import Event, Post, Story, StoryStatus
+
+
+def story_by_slug(session: Session, slug: str) -> Story | None:
+    """Return the story with this slug, if any."""
+    return session.scalar(select(Story).where(Story.slug == slug))
+
+
+def all_stories(session: Session) -> list[Story]:
+    """Return every story, live ones first, most recently updated first."""
+    stories = session.scalars(select(Story).order_by(Story.updated_at.desc()))
+    return sorted(stories, key=lambda s: s.status != StoryStatus.LIVE)
+
+
+def posts_page(
+    session: Session, story: Story, *, before: int | None = None, limit: int | None = None
+) -> list[Post]:
+    """Return a story's visible posts, newest first, optionally older than a cursor."""
+    query = (
+        select(Post)
+        .where(Post.story_id == story.id, Post.deleted_at.is_(None))
+        .options(selectinload(Post.author), selectinload(Post.corrections))
+        .order_by(Post.created_seq.desc())
+    )
+    if before is not None:
+        query = query.where(Post.created_seq < before)
+    if limit is not None:
+        query = query.limit(limit)
+    return list(session.scalars(query))
+
+
+def event_frames(
+    session: Session, story_id: int, after: int, limit: int | None = None
+) -> list[Logged]:
+    """Return the stored frames of a story's events with seq > after, ascending."""
+    query = (
+        select(Event.seq, Event.payload)
+        .where(Event.story_id == story_id, Event.seq > after)
+        .order_by(Event.seq)
+    )
+    if limit is not None:
+        query = query.limit(limit)
+    return [(seq, payload) for seq, payload in session.execute(query)]
+
+
+class EventLog:
+    """The hub's view of the event log: short sessions, nothing held open."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def last_seq(self, slug: str) -> int | None:
+        """Return the story's last seq, or None if it does not exist."""
+        with self.db.read() as session:
+            return session.scalar(select(Story.last_seq).where(Story.slug == slug))
+
+    def events_after(self, slug: str, after: int) -> list[Logged]:
+        """Return every event of the story with seq > after, ascending."""
+        with self.db.read() as session:
+            story_id = session.scalar(select(Story.id).where(Story.slug == slug))
+            if story_id is None:
+                return []
+            return event_frames(session, story_id, after)

@@ -1,0 +1,37 @@
+"""The per-process parts the views share: database, hub, broker and write service."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import current_app
+
+from .broker import Broker, make_broker
+from .db import Database
+from .hub import Hub
+from .queries import EventLog
+from .service import StoryService
+
+
+@dataclass
+class Runtime:
+    """Everything a request may need beyond Flask itself."""
+
+    db: Database
+    hub: Hub
+    broker: Broker
+    service: StoryService
+
+    @classmethod
+    def build(cls, database_url: str, broker_url: str, queue_limit: int) -> Runtime:
+        """Wire the parts together for one process."""
+        db = Database(database_url)
+        hub = Hub(EventLog(db), queue_limit=queue_limit)
+        broker = make_broker(broker_url, hub)
+        return cls(db=db, hub=hub, broker=broker, service=StoryService(db, broker.publish))
+
+
+def runtime() -> Runtime:
+    """Return the running app's parts."""
+    rt: Runtime = current_app.extensions["liveblog"]
+    return rt

@@ -1,0 +1,82 @@
+"""The production server: gunicorn with the gevent worker, started by `liveblog serve`.
+
+Run as `python -m liveblog.server`; gevent patches the standard library on the first line,
+before anything else is imported.
+"""
+
+from gevent import monkey
+
+monkey.patch_all()
+
+import argparse  # noqa: E402
+import resource  # noqa: E402
+from typing import Any  # noqa: E402
+
+from gunicorn.app.base import BaseApplication  # noqa: E402
+
+
+def raise_open_file_limit() -> int:
+    """Raise the soft limit on open files to the hard limit; return the new soft limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY:
+        hard = 1 << 20
+    if soft < hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            soft = hard
+        except (ValueError, OSError):
+            pass
+    return soft
+
+
+class LiveblogServer(BaseApplication):  # type: ignore[misc]
+    """Gunicorn application that loads `create_app()` in each worker."""
+
+    def __init__(self, options: dict[str, Any]) -> None:
+        self.options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        """Apply our settings to gunicorn's configuration."""
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Any:
+        """Build the app inside the worker, after gevent has patched everything."""
+        from liveblog import create_app
+
+        return create_app()
+
+
+def options(host: str, port: int, workers: int, connections: int) -> dict[str, Any]:
+    """Return gunicorn settings sized for tens of thousands of WebSocket readers."""
+    return {
+        "bind": f"{host}:{port}",
+        "workers": workers,
+        "worker_class": "gevent",
+        "worker_connections": connections,
+        "backlog": 4096,
+        "keepalive": 5,
+        "timeout": 30,
+        "graceful_timeout": 10,
+        "accesslog": None,
+        "errorlog": "-",
+        "loglevel": "info",
+        "proc_name": "liveblog",
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Parse the command line and run the server until it is stopped."""
+    parser = argparse.ArgumentParser(prog="liveblog serve")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--connections", type=int, default=20000)
+    args = parser.parse_args(argv)
+    raise_open_file_limit()
+    LiveblogServer(options(args.host, args.port, args.workers, args.connections)).run()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,328 @@
+"""The one write path: validate, check the role, write the change and its event, then publish.
+
+Imports nothing from Flask. Each change takes the next `seq` of its story by bumping
+`stories.last_seq` as its first statement: that row lock (PostgreSQL) or write lock
+(SQLite, BEGIN IMMEDIATE) orders all writers of a story, and a refused or failed change
+rolls the bump back with everything else, so the log has no gaps and no repeats.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from .db import Database
+from .errors import N_, Conflict, Forbidden, NotFound
+from .models import (
+    Correction,
+    Event,
+    EventType,
+    Post,
+    PostRevision,
+    Role,
+    Story,
+    StoryStatus,
+    utcnow,
+)
+from .payloads import dumps, event_payload, post_payload, rfc3339
+from .validation import (
+    parse_post_create,
+    parse_post_update,
+    parse_story_create,
+    parse_story_update,
+    slugify,
+)
+
+Publish = Callable[[str, int, str], None]
+"""Hand a committed event to the fan-out: (story slug, seq, JSON frame)."""
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is making a change."""
+
+    id: int
+    name: str
+    role: Role
+
+
+class _NoChange(Exception):
+    """Raised inside a write to roll it back when the request changes nothing."""
+
+    def __init__(self, result: Any) -> None:
+        self.result = result
+
+
+def _require_editor(actor: Actor) -> None:
+    if not actor.role.is_editor:
+        raise Forbidden(N_("Only editors may do this."))
+
+
+class StoryService:
+    """Every change to stories and posts goes through here."""
+
+    def __init__(self, db: Database, publish: Publish) -> None:
+        self.db = db
+        self.publish = publish
+
+    # -- stories -------------------------------------------------------------------------
+
+    def create_story(
+        self, actor: Actor, data: Any, *, created_at: datetime | None = None
+    ) -> Story:
+        """Open a new live story; it starts with an empty log (`last_seq` 0)."""
+        req = parse_story_create(data)
+        _require_editor(actor)
+        with self.db.write() as session:
+            if req.slug is not None:
+                if self._slug_taken(session, req.slug):
+                    raise Conflict(
+                        N_("The slug '%(slug)s' is taken."), code="slug_taken", slug=req.slug
+                    )
+                slug = req.slug
+            else:
+                slug = self._free_slug(session, slugify(req.title))
+            story = Story(
+                slug=slug,
+                title=req.title,
+                summary=req.summary,
+                language=req.language,
+                timezone=req.timezone,
+                status=StoryStatus.LIVE,
+                last_seq=0,
+                created_by_id=actor.id,
+                created_at=created_at or utcnow(),
+                updated_at=created_at or utcnow(),
+            )
+            session.add(story)
+            try:
+                session.flush()
+            except IntegrityError:
+                raise Conflict(
+                    N_("The slug '%(slug)s' is taken."), code="slug_taken", slug=slug
+                ) from None
+        return story
+
+    def update_story(self, actor: Actor, slug: str, data: Any) -> Story:
+        """Change a story's title, summary or status; ending it stamps `ended_at`."""
+        req = parse_story_update(data)
+        _require_editor(actor)
+        try:
+            with self.db.write() as session:
+                seq, story = self._bump(session, slug)
+                frame = self._change_story(session, story, seq, req)
+        except _NoChange as unchanged:
+            return unchanged.result  # type: ignore[no-any-return]
+        self.publish(story.slug, seq, frame)
+        return story
+
+    def _change_story(self, session: Session, story: Story, seq: int, req: Any) -> str:
+        now = utcnow()
+        values: dict[str, Any] = {}
+        if req.title is not None and req.title != story.title:
+            story.title = values["title"] = req.title
+        if req.summary is not None and req.summary != story.summary:
+            story.summary = values["summary"] = req.summary
+        if req.status is not None and req.status != story.status:
+            story.status = req.status
+            story.ended_at = now if req.status is StoryStatus.ENDED else None
+            values["status"] = req.status.value
+            values["ended_at"] = rfc3339(story.ended_at)
+        if not values:
+            raise _NoChange(story)
+        changes = [k for k in ("title", "summary", "status") if k in values]
+        return self._append(
+            session, story, seq, EventType.STORY_UPDATED, now, changes=changes, values=values
+        )
+
+    # -- posts ---------------------------------------------------------------------------
+
+    def create_post(
+        self, actor: Actor, slug: str, data: Any, *, published_at: datetime | None = None
+    ) -> dict[str, Any]:
+        """Publish a new post in a live story."""
+        req = parse_post_create(data)
+        if req.verification.status.needs_editor and not actor.role.is_editor:
+            raise Forbidden(N_("Only editors may mark a post confirmed or false."))
+        if req.pinned and not actor.role.is_editor:
+            raise Forbidden(N_("Only editors may pin posts."))
+        with self.db.write() as session:
+            seq, story = self._bump(session, slug)
+            if story.status is StoryStatus.ENDED:
+                raise Conflict(N_("Coverage of this story has ended."), code="story_ended")
+            now = published_at or utcnow()
+            post = Post(
+                story_id=story.id,
+                author_id=actor.id,
+                body=req.body,
+                verification=req.verification.status,
+                verification_note=req.verification.note,
+                pinned=req.pinned,
+                key_event=req.key_event,
+                version=1,
+                published_at=now,
+                updated_at=now,
+                created_seq=seq,
+                last_seq=seq,
+            )
+            session.add(post)
+            session.flush()
+            self._revise(session, post, actor, "created", now)
+            payload = post_payload(post, story.slug)
+            frame = self._append(session, story, seq, EventType.POST_CREATED, now, post=payload)
+        self.publish(story.slug, seq, frame)
+        return payload
+
+    def update_post(
+        self, actor: Actor, slug: str, post_id: str, data: Any, *, at: datetime | None = None
+    ) -> dict[str, Any]:
+        """Edit, re-verify, pin or correct a post at the version the caller last saw."""
+        req = parse_post_update(data)
+        if req.pinned is not None and not actor.role.is_editor:
+            raise Forbidden(N_("Only editors may pin posts."))
+        try:
+            with self.db.write() as session:
+                seq, story = self._bump(session, slug)
+                post = self._live_post(session, story, post_id)
+                if not actor.role.is_editor and post.author_id != actor.id:
+                    raise Forbidden(N_("Reporters may edit only their own posts."))
+                if post.version != req.version:
+                    error = Conflict(
+                        N_("The post was changed meanwhile: it is at version %(current)d."),
+                        code="stale_version",
+                        current=post.version,
+                    )
+                    error.details = {"current": post_payload(post, story.slug)}
+                    raise error
+                now = at or utcnow()
+                changes = self._apply(post, req, actor, now)
+                if not changes:
+                    raise _NoChange(post_payload(post, story.slug))
+                post.version += 1
+                post.updated_at = now
+                post.last_seq = seq
+                session.flush()
+                self._revise(session, post, actor, ",".join(changes), now)
+                payload = post_payload(post, story.slug)
+                frame = self._append(
+                    session, story, seq, EventType.POST_UPDATED, now, post=payload, changes=changes
+                )
+        except _NoChange as unchanged:
+            return unchanged.result  # type: ignore[no-any-return]
+        self.publish(story.slug, seq, frame)
+        return payload
+
+    def delete_post(self, actor: Actor, slug: str, post_id: str) -> None:
+        """Take a post down; it leaves the page and the feed, its id is never reused."""
+        _require_editor(actor)
+        with self.db.write() as session:
+            seq, story = self._bump(session, slug)
+            post = self._live_post(session, story, post_id)
+            now = utcnow()
+            post.deleted_at = now
+            post.last_seq = seq
+            frame = self._append(
+                session, story, seq, EventType.POST_DELETED, now, post={"id": post.id}
+            )
+        self.publish(story.slug, seq, frame)
+
+    # -- helpers -------------------------------------------------------------------------
+
+    @staticmethod
+    def _slug_taken(session: Session, slug: str) -> bool:
+        return session.scalar(select(Story.id).where(Story.slug == slug)) is not None
+
+    def _free_slug(self, session: Session, base: str) -> str:
+        slug, n = base, 1
+        while self._slug_taken(session, slug):
+            n += 1
+            suffix = f"-{n}"
+            slug = base[: 80 - len(suffix)] + suffix
+        return slug
+
+    @staticmethod
+    def _bump(session: Session, slug: str) -> tuple[int, Story]:
+        """Take the story's next seq; this row write is what orders concurrent writers."""
+        row = session.execute(
+            update(Story)
+            .where(Story.slug == slug)
+            .values(last_seq=Story.last_seq + 1, updated_at=utcnow())
+            .returning(Story.id, Story.last_seq)
+        ).first()
+        if row is None:
+            raise NotFound(N_("No story with the slug '%(slug)s'."), slug=slug)
+        story = session.get(Story, row.id, populate_existing=True)
+        assert story is not None
+        return row.last_seq, story
+
+    @staticmethod
+    def _live_post(session: Session, story: Story, post_id: str) -> Post:
+        post = session.get(Post, post_id)
+        if post is None or post.story_id != story.id or post.deleted_at is not None:
+            raise NotFound(N_("No post with the id '%(id)s' in this story."), id=post_id)
+        return post
+
+    @staticmethod
+    def _apply(post: Post, req: Any, actor: Actor, now: datetime) -> list[str]:
+        changes: list[str] = []
+        if req.body is not None and req.body != post.body:
+            post.body = req.body
+            post.body_edited_at = now
+            changes.append("body")
+        ver = req.verification
+        if ver is not None and (ver.status, ver.note) != (
+            post.verification,
+            post.verification_note,
+        ):
+            needs_editor = ver.status != post.verification and ver.status.needs_editor
+            if needs_editor and not actor.role.is_editor:
+                raise Forbidden(N_("Only editors may mark a post confirmed or false."))
+            post.verification, post.verification_note = ver.status, ver.note
+            changes.append("verification")
+        if req.pinned is not None and req.pinned != post.pinned:
+            post.pinned = req.pinned
+            changes.append("pinned")
+        if req.key_event is not None and req.key_event != post.key_event:
+            post.key_event = req.key_event
+            changes.append("key_event")
+        if req.correction is not None:
+            post.corrections.append(Correction(note=req.correction, at=now))
+            changes.append("corrections")
+        return changes
+
+    @staticmethod
+    def _revise(session: Session, post: Post, actor: Actor, changes: str, at: datetime) -> None:
+        session.add(
+            PostRevision(
+                post_id=post.id,
+                version=post.version,
+                body=post.body,
+                verification=post.verification,
+                verification_note=post.verification_note,
+                pinned=post.pinned,
+                key_event=post.key_event,
+                changes=changes[:200],
+                editor_id=actor.id,
+                created_at=at,
+            )
+        )
+
+    @staticmethod
+    def _append(
+        session: Session,
+        story: Story,
+        seq: int,
+        type: EventType,
+        at: datetime,
+        **fields: Any,
+    ) -> str:
+        """Add the event row in the change's transaction and return its frame."""
+        frame = dumps(event_payload(seq=seq, type=type, at=at, story_slug=story.slug, **fields))
+        session.add(Event(story_id=story.id, seq=seq, type=type, at=at, payload=frame))
+        return frame

@@ -1,0 +1,257 @@
+"""Check and normalize what the write API receives, before anything touches the database.
+
+This module does no I/O and imports nothing from Flask. Every refusal is an `Invalid`
+(422) naming the field, or `TooLarge` (413) for an over-long post body.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+import zoneinfo
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from .errors import N_, BadRequest, Invalid, TooLarge
+from .models import StoryStatus, Verification
+from .sanitize import MAX_BODY_CHARS, clean_html
+
+LANGUAGES = ("id", "en")
+SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+MAX_SLUG = 80
+MAX_TITLE = 200
+MAX_SUMMARY = 2000
+MAX_NOTE = 1000
+
+_UNSET: Any = object()
+
+
+@cache
+def _zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+def require_object(data: Any) -> dict[str, Any]:
+    """Return the request body if it is a JSON object."""
+    if not isinstance(data, dict):
+        raise BadRequest(N_("The request body must be a JSON object."))
+    return data
+
+
+def _only(data: dict[str, Any], allowed: tuple[str, ...]) -> None:
+    for key in data:
+        if key not in allowed:
+            raise Invalid(key, N_("Unknown field '%(field)s'."))
+
+
+def _text(data: dict[str, Any], field: str, limit: int, *, required: bool = False) -> Any:
+    if field not in data:
+        if required:
+            raise Invalid(field, N_("The field '%(field)s' is required."))
+        return _UNSET
+    value = data[field]
+    if not isinstance(value, str):
+        raise Invalid(field, N_("The field '%(field)s' must be a string."))
+    value = value.strip()
+    if len(value) > limit:
+        raise Invalid(
+            field, N_("The field '%(field)s' is longer than %(limit)d characters."), limit=limit
+        )
+    if required and not value:
+        raise Invalid(field, N_("The field '%(field)s' must not be empty."))
+    return value
+
+
+def _bool(data: dict[str, Any], field: str) -> Any:
+    if field not in data:
+        return _UNSET
+    if not isinstance(data[field], bool):
+        raise Invalid(field, N_("The field '%(field)s' must be true or false."))
+    return data[field]
+
+
+def _body(data: dict[str, Any], *, required: bool) -> Any:
+    if "body" not in data:
+        if required:
+            raise Invalid("body", N_("The field '%(field)s' is required."))
+        return _UNSET
+    raw = data["body"]
+    if not isinstance(raw, str):
+        raise Invalid("body", N_("The field '%(field)s' must be a string."))
+    if len(raw) > MAX_BODY_CHARS:
+        raise TooLarge(
+            N_("The post body is longer than %(limit)d characters."), limit=MAX_BODY_CHARS
+        )
+    body = clean_html(raw)
+    if not body:
+        raise Invalid("body", N_("The post body is empty once unsafe markup is removed."))
+    return body
+
+
+@dataclass(frozen=True)
+class VerificationInput:
+    """A requested verification status and its note."""
+
+    status: Verification
+    note: str
+
+
+def _verification(data: dict[str, Any]) -> VerificationInput | None:
+    if "verification" not in data:
+        return None
+    value = data["verification"]
+    if not isinstance(value, dict):
+        raise Invalid("verification", N_("The field '%(field)s' must be an object."))
+    _only(value, ("status", "note"))
+    status = value.get("status")
+    try:
+        parsed = Verification(status) if isinstance(status, str) else None
+    except ValueError:
+        parsed = None
+    if parsed is None:
+        raise Invalid(
+            "verification.status",
+            N_("The verification status must be one of: unverified, confirmed, disputed, false."),
+        )
+    note = _text(value, "note", MAX_NOTE)
+    return VerificationInput(parsed, "" if note is _UNSET else note)
+
+
+def slugify(title: str) -> str:
+    """Turn a title into a URL slug of ASCII letters, digits and hyphens."""
+    ascii_title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_title.lower()).strip("-")
+    return slug[:MAX_SLUG].rstrip("-") or "story"
+
+
+@dataclass(frozen=True)
+class StoryCreate:
+    """A validated request to open a story."""
+
+    title: str
+    language: str
+    timezone: str
+    slug: str | None
+    summary: str
+
+
+def parse_story_create(data: Any) -> StoryCreate:
+    """Validate a new story."""
+    data = require_object(data)
+    _only(data, ("title", "language", "timezone", "slug", "summary"))
+    title = _text(data, "title", MAX_TITLE, required=True)
+    language = data.get("language")
+    if language not in LANGUAGES:
+        raise Invalid("language", N_("The language must be 'id' or 'en'."))
+    timezone = data.get("timezone")
+    if not isinstance(timezone, str) or timezone not in _zones():
+        raise Invalid("timezone", N_("The time zone must be an IANA name such as Asia/Jakarta."))
+    slug = _text(data, "slug", MAX_SLUG)
+    if slug is not _UNSET and not SLUG_RE.match(slug):
+        raise Invalid("slug", N_("The slug may hold only lowercase letters, digits and hyphens."))
+    summary = _text(data, "summary", MAX_SUMMARY)
+    return StoryCreate(
+        title=title,
+        language=language,
+        timezone=timezone,
+        slug=None if slug is _UNSET else slug,
+        summary="" if summary is _UNSET else summary,
+    )
+
+
+@dataclass(frozen=True)
+class StoryUpdate:
+    """A validated change to a story; None means unchanged."""
+
+    title: str | None
+    summary: str | None
+    status: StoryStatus | None
+
+
+def parse_story_update(data: Any) -> StoryUpdate:
+    """Validate a change to a story."""
+    data = require_object(data)
+    _only(data, ("title", "summary", "status"))
+    title = _text(data, "title", MAX_TITLE)
+    if title is not _UNSET and not title:
+        raise Invalid("title", N_("The field '%(field)s' must not be empty."))
+    summary = _text(data, "summary", MAX_SUMMARY)
+    status = data.get("status")
+    if "status" in data and status not in ("live", "ended"):
+        raise Invalid("status", N_("The status must be 'live' or 'ended'."))
+    update = StoryUpdate(
+        title=None if title is _UNSET else title,
+        summary=None if summary is _UNSET else summary,
+        status=StoryStatus(status) if status is not None else None,
+    )
+    if update == StoryUpdate(None, None, None):
+        raise Invalid("status", N_("Nothing to change: give title, summary or status."))
+    return update
+
+
+@dataclass(frozen=True)
+class PostCreate:
+    """A validated new post with its body already sanitized."""
+
+    body: str
+    verification: VerificationInput
+    pinned: bool
+    key_event: bool
+
+
+def parse_post_create(data: Any) -> PostCreate:
+    """Validate and sanitize a new post."""
+    data = require_object(data)
+    _only(data, ("body", "verification", "pinned", "key_event"))
+    body = _body(data, required=True)
+    verification = _verification(data) or VerificationInput(Verification.UNVERIFIED, "")
+    pinned = _bool(data, "pinned")
+    key_event = _bool(data, "key_event")
+    return PostCreate(
+        body=body,
+        verification=verification,
+        pinned=False if pinned is _UNSET else pinned,
+        key_event=False if key_event is _UNSET else key_event,
+    )
+
+
+@dataclass(frozen=True)
+class PostUpdate:
+    """A validated change to a post; None means unchanged."""
+
+    version: int
+    body: str | None
+    verification: VerificationInput | None
+    pinned: bool | None
+    key_event: bool | None
+    correction: str | None
+
+
+def parse_post_update(data: Any) -> PostUpdate:
+    """Validate and sanitize a change to a post."""
+    data = require_object(data)
+    _only(data, ("version", "body", "verification", "pinned", "key_event", "correction"))
+    version = data.get("version")
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise Invalid("version", N_("The field 'version' must be the post's current version."))
+    body = _body(data, required=False)
+    pinned = _bool(data, "pinned")
+    key_event = _bool(data, "key_event")
+    correction = _text(data, "correction", MAX_NOTE)
+    if correction is not _UNSET and not correction:
+        raise Invalid("correction", N_("The field '%(field)s' must not be empty."))
+    update = PostUpdate(
+        version=version,
+        body=None if body is _UNSET else body,
+        verification=_verification(data),
+        pinned=None if pinned is _UNSET else pinned,
+        key_event=None if key_event is _UNSET else key_event,
+        correction=None if correction is _UNSET else correction,
+    )
+    if update == PostUpdate(version, None, None, None, None, None):
+        raise Invalid(
+            "body",
+            N_("Nothing to change: give body, verification, pinned, key_event or correction."),
+        )
+    return update

@@ -1,0 +1,1 @@
+"""Blueprints, one per audience: reader, live stream, editor desk, API and health."""

@@ -1,0 +1,123 @@
+"""The write API for newsroom tools and the public event log (`/api/v1`)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request, url_for
+
+from ..accounts import actor_of, user_for_token
+from ..errors import N_, BadRequest, NotFound, Unauthorized
+from ..models import Story
+from ..payloads import story_payload
+from ..queries import event_frames, story_by_slug
+from ..runtime import runtime
+from ..service import Actor
+from ..web import int_arg
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+MAX_EVENTS_PAGE = 1000
+
+
+def authenticate() -> Actor:
+    """Return the caller named by the Bearer token, or refuse with 401."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized(N_("Give an API token: Authorization: Bearer <token>."))
+    with runtime().db.read() as session:
+        user = user_for_token(session, token.strip())
+        if user is None:
+            raise Unauthorized(N_("The API token is not valid."), code="invalid_token")
+        return actor_of(user)
+
+
+def json_body() -> Any:
+    """Parse the request body as JSON whatever its Content-Type, or refuse with 400."""
+    raw = request.get_data(cache=False)
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise BadRequest(
+            N_("The request body is not valid JSON."), code="malformed_json"
+        ) from None
+
+
+def story_json(story: Story) -> dict[str, Any]:
+    """Return the story object with its absolute URLs."""
+    return story_payload(
+        story,
+        url=url_for("reader.story", slug=story.slug, _external=True),
+        feed_url=url_for("reader.feed", slug=story.slug, _external=True),
+    )
+
+
+@bp.post("/stories")
+def create_story() -> tuple[Response, int, dict[str, str]]:
+    """Open a story (editors)."""
+    actor = authenticate()
+    story = runtime().service.create_story(actor, json_body())
+    body = story_json(story)
+    return jsonify(body), 201, {"Location": body["url"]}
+
+
+@bp.get("/stories/<slug>")
+def get_story(slug: str) -> Response:
+    """Return a story (public)."""
+    if request.headers.get("Authorization"):
+        authenticate()
+    with runtime().db.read() as session:
+        story = story_by_slug(session, slug)
+        if story is None:
+            raise NotFound(N_("No story with the slug '%(slug)s'."), slug=slug)
+        return jsonify(story_json(story))
+
+
+@bp.patch("/stories/<slug>")
+def update_story(slug: str) -> Response:
+    """Change a story's title, summary or status (editors)."""
+    actor = authenticate()
+    story = runtime().service.update_story(actor, slug, json_body())
+    return jsonify(story_json(story))
+
+
+@bp.post("/stories/<slug>/posts")
+def create_post(slug: str) -> tuple[Response, int]:
+    """Publish a post."""
+    actor = authenticate()
+    return jsonify(runtime().service.create_post(actor, slug, json_body())), 201
+
+
+@bp.patch("/stories/<slug>/posts/<post_id>")
+def update_post(slug: str, post_id: str) -> Response:
+    """Edit a post at the version the caller last saw."""
+    actor = authenticate()
+    return jsonify(runtime().service.update_post(actor, slug, post_id, json_body()))
+
+
+@bp.delete("/stories/<slug>/posts/<post_id>")
+def delete_post(slug: str, post_id: str) -> tuple[str, int]:
+    """Take a post down (editors)."""
+    actor = authenticate()
+    runtime().service.delete_post(actor, slug, post_id)
+    return "", 204
+
+
+@bp.get("/stories/<slug>/events")
+def events(slug: str) -> Response:
+    """Return a story's events after a seq, ascending (public)."""
+    after = int_arg("after", 0, 0, 2**31)
+    limit = int_arg("limit", 100, 1, MAX_EVENTS_PAGE)
+    with runtime().db.read() as session:
+        story = story_by_slug(session, slug)
+        if story is None:
+            raise NotFound(N_("No story with the slug '%(slug)s'."), slug=slug)
+        frames = event_frames(session, story.id, after, limit)
+        last_seq = max(story.last_seq, frames[-1][0] if frames else 0)
+    # The stored frames are already JSON: join them instead of decoding and re-encoding.
+    body = '{"events":[' + ",".join(f for _, f in frames) + f'],"last_seq":{last_seq}}}'
+    response = Response(body, mimetype="application/json")
+    response.headers["Cache-Control"] = "public, max-age=1"
+    return response

@@ -1,0 +1,107 @@
+"""The readers' WebSocket: replay what they missed, then stream each new event once.
+
+The handler subscribes to the hub first, then replays `seq > after` from the log in one
+short read session, then drains live frames, skipping any seq already sent, so nothing
+falls between replay and live. It never holds a database session while it waits. It is
+the only writer on its socket: it sends pre-encoded frames and its own pings, and leaves
+reading (pongs, close) to simple-websocket's reader thread.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from flask import Blueprint, current_app, request
+from flask_sock import ConnectionClosed, Sock
+
+from ..errors import N_, NotFound
+from ..hub import Frame
+from ..payloads import dumps
+from ..queries import event_frames, story_by_slug
+from ..runtime import runtime
+
+bp = Blueprint("live", __name__)
+sock = Sock()
+
+REPLAY_LIMIT = 10_000
+PING = bytes((0x89, 0x00))
+
+CLOSE_BAD_REQUEST = 4400  # malformed `after`
+CLOSE_RESET = 4205  # the client must reload: we will not replay that far back
+CLOSE_RESUME = 4503  # too slow, or the server is going away: reconnect with after=<last seq>
+
+
+@bp.before_request
+def _refuse_unknown_story() -> None:
+    """Answer 404 before the upgrade when the story does not exist; disable compression."""
+    slug = (request.view_args or {}).get("slug", "")
+    with runtime().db.read() as session:
+        if story_by_slug(session, slug) is None:
+            raise NotFound(N_("No story with the slug '%(slug)s'."), slug=slug)
+    # One frame is encoded once for every reader, so per-connection deflate is off.
+    request.environ.pop("HTTP_SEC_WEBSOCKET_EXTENSIONS", None)
+
+
+def _parse_after(raw: str | None) -> int | None:
+    if raw is None:
+        return 0
+    return int(raw) if raw.isdigit() and len(raw) < 12 else None
+
+
+@sock.route("/stories/<slug>/live", bp=bp)  # type: ignore[untyped-decorator]
+def live(ws: Any, slug: str) -> None:
+    """Stream a story's events to one reader."""
+    after = _parse_after(request.args.get("after"))
+    if after is None:
+        ws.close(CLOSE_BAD_REQUEST, "after must be a whole number >= 0")
+        return
+    rt = runtime()
+    ping_seconds: float = current_app.config["LIVEBLOG_PING_SECONDS"]
+    rt.broker.start()
+    sub = rt.hub.subscribe(slug, wakeup=ws.event)
+    try:
+        with rt.db.read() as session:
+            story = story_by_slug(session, slug)
+            last_seq = story.last_seq if story else 0
+            too_far = story is None or after > last_seq or last_seq - after > REPLAY_LIMIT
+            replay = [] if too_far else event_frames(session, story.id, after)  # type: ignore[union-attr]
+        if too_far:
+            ws.send(dumps({"type": "reset", "last_seq": last_seq}))
+            ws.close(CLOSE_RESET, "reload the story")
+            return
+        ws.send(dumps({"type": "hello", "last_seq": last_seq}))
+        sent = after
+        out = ws.sock
+        for seq, text in replay:
+            if seq > sent:
+                out.sendall(Frame.of(seq, text).wire)
+                sent = seq
+        _stream(ws, sub, sent, ping_seconds)
+    except (ConnectionClosed, OSError):
+        pass
+    finally:
+        sub.close()
+
+
+def _stream(ws: Any, sub: Any, sent: int, ping_seconds: float) -> None:
+    """Send live frames in order until the reader goes away or falls too far behind."""
+    out = ws.sock
+    next_ping = time.monotonic() + ping_seconds
+    while ws.connected:
+        frames: list[Frame] = sub.wait(timeout=max(0.0, next_ping - time.monotonic()))
+        ws.input_buffer.clear()  # readers have nothing to say; don't let it pile up
+        if sub.overflowed:
+            ws.close(CLOSE_RESUME, f"too slow: reconnect with after={sent}")
+            return
+        for frame in frames:
+            if frame.seq > sent:
+                out.sendall(frame.wire)
+                sent = frame.seq
+        if time.monotonic() >= next_ping:
+            if not ws.pong_received:
+                ws.close(1011, "ping timeout")
+                return
+            ws.pong_received = False
+            out.sendall(PING)
+            next_ping = time.monotonic() + ping_seconds

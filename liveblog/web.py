@@ -1,0 +1,98 @@
+"""The web layer's shared pieces: the JSON error helper and the error handlers."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Response, jsonify, render_template, request
+from flask_babel import gettext
+from werkzeug.exceptions import HTTPException
+
+from .errors import N_, Invalid, LiveblogError
+
+log = logging.getLogger(__name__)
+
+HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    415: "unsupported_media_type",
+    422: "invalid_field",
+    429: "too_many_requests",
+}
+
+
+def json_error(status: int, code: str, message: str, **details: Any) -> Response:
+    """Return the contract's JSON error: {"error": {"code", "message", ...details}}."""
+    response = jsonify({"error": {"code": code, "message": message, **details}})
+    response.status_code = status
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="liveblog"'
+    return response
+
+
+def int_arg(name: str, default: int, low: int, high: int) -> int:
+    """Return a whole-number query parameter within bounds, or refuse with 422."""
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise Invalid(name, N_("The parameter '%(field)s' must be a whole number.")) from None
+    if not low <= value <= high:
+        raise Invalid(name, N_("The parameter '%(field)s' is out of range."))
+    return value
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/") or request.path == "/healthz"
+
+
+def _translate(error: LiveblogError) -> str:
+    message: str = gettext(error.message)
+    return message % error.params if error.params else message
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Answer errors as JSON under /api/ and as a small page elsewhere."""
+
+    @app.errorhandler(LiveblogError)
+    def _domain(error: LiveblogError) -> Response | tuple[str, int]:
+        if _wants_json():
+            return json_error(error.status, error.code, _translate(error), **error.details)
+        return render_template("error.html", message=_translate(error)), error.status
+
+    @app.errorhandler(HTTPException)
+    def _http(error: HTTPException) -> Response | tuple[str, int]:
+        status = error.code or 500
+        if _wants_json():
+            return json_error(status, HTTP_CODES.get(status, "error"), _http_message(status))
+        return render_template("error.html", message=_http_message(status)), status
+
+    @app.errorhandler(Exception)
+    def _unexpected(error: Exception) -> Response | tuple[str, int]:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        message = gettext("Something went wrong on our side. Please try again.")
+        if _wants_json():
+            return json_error(500, "internal", message)
+        return render_template("error.html", message=message), 500
+
+
+def _http_message(status: int) -> str:
+    messages: dict[int, str] = {
+        400: gettext("The request could not be read."),
+        401: gettext("Sign in or give a valid API token."),
+        403: gettext("You are not allowed to do this."),
+        404: gettext("There is nothing here."),
+        405: gettext("This method is not allowed here."),
+        413: gettext("The request is too large."),
+        429: gettext("Too many requests. Please wait a moment."),
+    }
+    fallback: str = gettext("The request could not be handled.")
+    return messages.get(status, fallback)
