@@ -18,6 +18,11 @@ from .runtime import runtime
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
+# A fresh interpreter patches with gevent before it imports anything else, then serves.
+SERVER_BOOT = (
+    "from gevent import monkey; monkey.patch_all(); from liveblog.server import main; main()"
+)
+
 
 def alembic_config(url: str) -> Config:
     """Return an Alembic configuration pointing at our migrations and database."""
@@ -110,8 +115,8 @@ def serve_command(host: str, port: int, workers: int, connections: int) -> None:
         )
     argv = [
         sys.executable,
-        "-m",
-        "liveblog.server",
+        "-c",
+        SERVER_BOOT,
         "--host",
         host,
         "--port",

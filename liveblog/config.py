@@ -17,6 +17,7 @@ DEFAULTS: dict[str, Any] = {
     "LIVEBLOG_SECRET_KEY": None,  # generated once, kept under instance/
     "LIVEBLOG_QUEUE_LIMIT": 256,  # frames buffered per reader before it is told to resume
     "LIVEBLOG_PING_SECONDS": 25.0,
+    "LIVEBLOG_SEND_TIMEOUT": 20.0,  # a reader that takes longer to accept a frame is dropped
     "LIVEBLOG_FEED_PAGE_SIZE": 50,
     "LIVEBLOG_FEED_MAX_AGE": 5,
     "MAX_CONTENT_LENGTH": 256 * 1024,
@@ -28,6 +29,7 @@ ENV_KEYS = (
     "LIVEBLOG_SECRET_KEY",
     "LIVEBLOG_QUEUE_LIMIT",
     "LIVEBLOG_PING_SECONDS",
+    "LIVEBLOG_SEND_TIMEOUT",
 )
 
 
@@ -60,5 +62,6 @@ def load_config(
         config["LIVEBLOG_SECRET_KEY"] = _secret_key(instance)
     config["LIVEBLOG_QUEUE_LIMIT"] = int(config["LIVEBLOG_QUEUE_LIMIT"])
     config["LIVEBLOG_PING_SECONDS"] = float(config["LIVEBLOG_PING_SECONDS"])
+    config["LIVEBLOG_SEND_TIMEOUT"] = float(config["LIVEBLOG_SEND_TIMEOUT"])
     config["SECRET_KEY"] = config["LIVEBLOG_SECRET_KEY"]
     return config

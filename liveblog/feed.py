@@ -16,8 +16,8 @@ MIME_TYPE = "application/feed+json"
 
 
 def feed_etag(story: Story, page_key: str) -> str:
-    """Return the strong ETag of one feed page; it changes with every event of the story."""
-    return f'"{story.id}-{story.last_seq}-{page_key}"'
+    """Return the (unquoted) strong ETag of one feed page; every event of the story changes it."""
+    return f"feed-{story.id}-{story.last_seq}-{page_key}"
 
 
 def feed_item(post: Post, home_url: str) -> dict[str, Any]:

@@ -1,12 +1,14 @@
 """The production server: gunicorn with the gevent worker, started by `liveblog serve`.
 
-Run as `python -m liveblog.server`; gevent patches the standard library on the first line,
-before anything else is imported.
+`liveblog serve` starts a fresh interpreter that runs gevent's `monkey.patch_all()` before
+it imports anything else, then calls `main()` here. The patch below is a no-op then, and a
+safety net for anyone who imports this module some other way.
 """
 
 from gevent import monkey
 
-monkey.patch_all()
+if not monkey.is_module_patched("socket"):
+    monkey.patch_all()
 
 import argparse  # noqa: E402
 import resource  # noqa: E402
@@ -39,7 +41,8 @@ class LiveblogServer(BaseApplication):  # type: ignore[misc]
     def load_config(self) -> None:
         """Apply our settings to gunicorn's configuration."""
         for key, value in self.options.items():
-            self.cfg.set(key, value)
+            if key in self.cfg.settings:  # newer gunicorns know more settings
+                self.cfg.set(key, value)
 
     def load(self) -> Any:
         """Build the app inside the worker, after gevent has patched everything."""
@@ -63,6 +66,7 @@ def options(host: str, port: int, workers: int, connections: int) -> dict[str, A
         "errorlog": "-",
         "loglevel": "info",
         "proc_name": "liveblog",
+        "control_socket_disable": True,
     }
 
 

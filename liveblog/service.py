@@ -117,8 +117,11 @@ class StoryService:
             with self.db.write() as session:
                 seq, story = self._bump(session, slug)
                 frame = self._change_story(session, story, seq, req)
-        except _NoChange as unchanged:
-            return unchanged.result  # type: ignore[no-any-return]
+        except _NoChange:
+            with self.db.read() as session:  # nothing changed: answer with the story as it is
+                unchanged = session.scalar(select(Story).where(Story.slug == slug))
+                assert unchanged is not None
+                return unchanged
         self.publish(story.slug, seq, frame)
         return story
 
@@ -135,7 +138,7 @@ class StoryService:
             values["status"] = req.status.value
             values["ended_at"] = rfc3339(story.ended_at)
         if not values:
-            raise _NoChange(story)
+            raise _NoChange(None)
         changes = [k for k in ("title", "summary", "status") if k in values]
         return self._append(
             session, story, seq, EventType.STORY_UPDATED, now, changes=changes, values=values

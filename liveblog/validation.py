@@ -29,7 +29,8 @@ _UNSET: Any = object()
 
 @cache
 def _zones() -> frozenset[str]:
-    return frozenset(zoneinfo.available_timezones())
+    # The tz database's own helper files are not zone names readers would recognize.
+    return frozenset(zoneinfo.available_timezones()) - {"localtime", "posixrules", "Factory"}
 
 
 def require_object(data: Any) -> dict[str, Any]:

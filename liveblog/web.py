@@ -51,7 +51,8 @@ def int_arg(name: str, default: int, low: int, high: int) -> int:
 
 
 def _wants_json() -> bool:
-    return request.path.startswith("/api/") or request.path == "/healthz"
+    path = request.path
+    return path.startswith("/api/") or path == "/healthz" or path.endswith(".json")
 
 
 def _translate(error: LiveblogError) -> str:
@@ -69,11 +70,19 @@ def register_error_handlers(app: Flask) -> None:
         return render_template("error.html", message=_translate(error)), error.status
 
     @app.errorhandler(HTTPException)
-    def _http(error: HTTPException) -> Response | tuple[str, int]:
+    def _http(error: HTTPException) -> Response:
         status = error.code or 500
         if _wants_json():
-            return json_error(status, HTTP_CODES.get(status, "error"), _http_message(status))
-        return render_template("error.html", message=_http_message(status)), status
+            response = json_error(status, HTTP_CODES.get(status, "error"), _http_message(status))
+        else:
+            response = Response(
+                render_template("error.html", message=_http_message(status)), status
+            )
+        kept = dict(error.get_headers())
+        for name in ("Allow", "Retry-After"):
+            if name in kept:
+                response.headers[name] = kept[name]
+        return response
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception) -> Response | tuple[str, int]:

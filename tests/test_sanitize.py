@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import re
 import xml.etree.ElementTree as ET
 
@@ -12,7 +13,7 @@ from liveblog.sanitize import MAX_BODY_CHARS, clean_html, plain_text
 try:  # bleach vendors html5lib; use a standalone install if there is one
     import html5lib
 except ImportError:  # pragma: no cover - depends on the environment
-    from bleach._vendor import html5lib
+    from bleach._vendor import html5lib  # type: ignore[no-redef,import-not-found]
 
 REL = "nofollow noopener noreferrer"
 
@@ -540,6 +541,41 @@ def test_clean_is_idempotent(html: str) -> None:
     out = clean_html(html)
     assert clean_html(out) == out
     assert_safe_tree(out)
+
+
+FUZZ_TAGS = (
+    "p", "a", "b", "em", "li", "ul", "blockquote", "h2", "h3", "pre", "code", "img", "q",
+    "div", "table", "td", "select", "form", "svg", "math", "mtext", "style", "script",
+    "noscript", "textarea", "title", "xmp", "template", "object", "iframe", "h1", "nobr",
+)  # fmt: skip
+FUZZ_ATTRS = (
+    "", " href='https://x.org/a?b=1&c=2'", ' href="&#106;avascript:x"', " src=x onerror=f()",
+    " src=https://x.org/i.png", " alt='a\"b&amp;c<d>'", " cite='https://y.org/\"q'",
+    " style='x:expression(1)'", " title=\"</p><script>\"", " xlink:href='javascript:1'",
+)  # fmt: skip
+FUZZ_TEXTS = (
+    "x", " ", "\n", "\n\n", "&amp;", "&lt;", "&", "<", ">", '"', "https://example.org/p?q=1",
+    "\x00", "\x01", "&#0;", "&#106", "<!--", "-->", "<![CDATA[", "]]>", "é", "&Tab;",
+)  # fmt: skip
+
+
+def test_random_markup_is_safe_and_idempotent() -> None:
+    rng = random.Random(20240817)
+    for _ in range(400):
+        parts = []
+        for _ in range(rng.randint(1, 25)):
+            roll = rng.random()
+            tag = rng.choice(FUZZ_TAGS)
+            if roll < 0.4:
+                parts.append(f"<{tag}{rng.choice(FUZZ_ATTRS)}>")
+            elif roll < 0.6:
+                parts.append(f"</{tag}>")
+            else:
+                parts.append(rng.choice(FUZZ_TEXTS))
+        raw = "".join(parts)
+        out = clean_html(raw)
+        assert_safe_tree(out)
+        assert clean_html(out) == out, raw
 
 
 def test_max_body_chars() -> None:

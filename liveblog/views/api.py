@@ -38,11 +38,14 @@ def json_body() -> Any:
     """Parse the request body as JSON whatever its Content-Type, or refuse with 400."""
     raw = request.get_data(cache=False)
     try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+        data = json.loads(raw)
+        # Lone surrogates (\ud800) are valid JSON escapes but not text a database stores.
+        json.dumps(data, ensure_ascii=False).encode()
+    except (ValueError, UnicodeError):
         raise BadRequest(
             N_("The request body is not valid JSON."), code="malformed_json"
         ) from None
+    return data
 
 
 def story_json(story: Story) -> dict[str, Any]:

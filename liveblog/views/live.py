@@ -9,6 +9,7 @@ reading (pongs, close) to simple-websocket's reader thread.
 
 from __future__ import annotations
 
+import socket
 import time
 from typing import Any
 
@@ -71,28 +72,52 @@ def live(ws: Any, slug: str) -> None:
             ws.close(CLOSE_RESET, "reload the story")
             return
         ws.send(dumps({"type": "hello", "last_seq": last_seq}))
-        sent = after
-        out = ws.sock
-        for seq, text in replay:
-            if seq > sent:
-                out.sendall(Frame.of(seq, text).wire)
-                sent = seq
-        _stream(ws, sub, sent, ping_seconds)
+        # Writes go through a duplicate of the socket with a timeout, so a reader that
+        # stops reading is dropped after `send_timeout` without disturbing the reads
+        # (pongs, close) that simple-websocket's thread does on the original.
+        out = ws.sock.dup()
+        out.settimeout(current_app.config["LIVEBLOG_SEND_TIMEOUT"])
+        try:
+            sent = after
+            for seq, text in replay:
+                if seq > sent:
+                    out.sendall(Frame.of(seq, text).wire)
+                    sent = seq
+            _stream(ws, out, sub, sent, ping_seconds)
+        except TimeoutError:
+            _hang_up(ws)
+        finally:
+            out.close()
     except (ConnectionClosed, OSError):
         pass
     finally:
         sub.close()
 
 
-def _stream(ws: Any, sub: Any, sent: int, ping_seconds: float) -> None:
+def _close(ws: Any, out: Any, code: int, reason: str) -> None:
+    """Send a close frame through the timed socket and stop treating the reader as open."""
+    payload = code.to_bytes(2, "big") + reason.encode()[:123]
+    out.sendall(bytes((0x88, len(payload))) + payload)
+    _hang_up(ws)
+
+
+def _hang_up(ws: Any) -> None:
+    """End the TCP connection (after what is queued), which also ends the reader thread."""
+    ws.connected = False
+    try:
+        ws.sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+
+
+def _stream(ws: Any, out: Any, sub: Any, sent: int, ping_seconds: float) -> None:
     """Send live frames in order until the reader goes away or falls too far behind."""
-    out = ws.sock
     next_ping = time.monotonic() + ping_seconds
     while ws.connected:
         frames: list[Frame] = sub.wait(timeout=max(0.0, next_ping - time.monotonic()))
         ws.input_buffer.clear()  # readers have nothing to say; don't let it pile up
         if sub.overflowed:
-            ws.close(CLOSE_RESUME, f"too slow: reconnect with after={sent}")
+            _close(ws, out, CLOSE_RESUME, f"too slow: reconnect with after={sent}")
             return
         for frame in frames:
             if frame.seq > sent:
@@ -100,7 +125,7 @@ def _stream(ws: Any, sub: Any, sent: int, ping_seconds: float) -> None:
                 sent = frame.seq
         if time.monotonic() >= next_ping:
             if not ws.pong_received:
-                ws.close(1011, "ping timeout")
+                _close(ws, out, 1011, "ping timeout")
                 return
             ws.pong_received = False
             out.sendall(PING)

@@ -19,10 +19,12 @@ from .page import page_context
 
 bp = Blueprint("reader", __name__)
 
+PAGE_MAX_AGE = 5
+
 
 def _cache(response: Response, etag: str, max_age: int) -> Response:
     """Make an answer cacheable by a CDN for a few seconds, then revalidated by ETag."""
-    response.headers["ETag"] = etag
+    response.set_etag(etag)
     response.headers["Cache-Control"] = (
         f"public, max-age={max_age}, stale-while-revalidate={max_age * 6}, stale-if-error=86400"
     )
@@ -30,7 +32,7 @@ def _cache(response: Response, etag: str, max_age: int) -> Response:
 
 
 def _not_modified(etag: str, max_age: int) -> Response | None:
-    if etag in request.if_none_match:
+    if request.if_none_match.contains(etag):
         return _cache(Response(status=304), etag, max_age)
     return None
 
@@ -78,18 +80,19 @@ def story(slug: str) -> Response:
         story = _story_or_404(session, slug)
         g.story_language = story.language
         locale = str(get_locale())
-        etag = f'"page-{story.id}-{story.last_seq}-{locale}"'
-        unchanged = _not_modified(etag, 5)
-        if unchanged is not None:
-            return unchanged
-        posts = posts_page(session, story)
-        html = render_template("reader/story.html", **page_context(story, posts, locale))
-    response = Response(html, mimetype="text/html")
+        etag = f"page-{story.id}-{story.last_seq}-{locale}"
+        response = _not_modified(etag, PAGE_MAX_AGE)
+        if response is None:
+            posts = posts_page(session, story)
+            html = render_template("reader/story.html", **page_context(story, posts, locale))
+            response = _cache(Response(html, mimetype="text/html"), etag, PAGE_MAX_AGE)
     response.headers["Vary"] = "Accept-Language, Cookie"
     asked = request.args.get("lang")
-    if asked in LOCALES:
+    if asked in LOCALES and request.cookies.get(LOCALE_COOKIE) != asked:
+        # Remember the reader's choice; an answer that sets a cookie is not for shared caches.
         response.set_cookie(LOCALE_COOKIE, asked, max_age=365 * 86400, samesite="Lax")
-    return _cache(response, etag, 5)
+        response.headers["Cache-Control"] = "private, no-cache"
+    return response
 
 
 @bp.get("/")
