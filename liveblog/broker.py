@@ -7,10 +7,12 @@ every few seconds anyway, so a lost pub/sub message delays an update but never l
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import threading
 import time
+import uuid
 from typing import Protocol
 
 import redis
@@ -20,6 +22,8 @@ from .hub import Hub
 log = logging.getLogger(__name__)
 
 CHANNEL = "liveblog:events"
+READER_COUNTS = "liveblog:readers:"  # + process id: JSON {slug: readers here}, expiring
+READER_PROCESSES = "liveblog:reader-processes"  # sorted set: process id -> last report
 
 
 class Broker(Protocol):
@@ -37,6 +41,9 @@ class Broker(Protocol):
     @property
     def multiprocess(self) -> bool:
         """Tell whether events cross process boundaries."""
+
+    def readers(self, slug: str) -> int:
+        """Count the readers of a story across every process."""
 
 
 class LocalBroker:
@@ -57,6 +64,10 @@ class LocalBroker:
     def ping(self) -> None:
         """Do nothing: the in-process broker is always there."""
 
+    def readers(self, slug: str) -> int:
+        """Count this process's readers: there are no others."""
+        return self.hub.readers(slug)
+
 
 class RedisBroker:
     """Publish events on one Redis channel and feed every process's hub from it."""
@@ -71,6 +82,7 @@ class RedisBroker:
         self._started = False
         self._lock = threading.Lock()
         self.connected = threading.Event()
+        self.process_id = uuid.uuid4().hex
 
     def publish(self, slug: str, seq: int, frame: str) -> None:
         """Deliver locally now and tell the other processes through Redis."""
@@ -83,6 +95,28 @@ class RedisBroker:
     def ping(self) -> None:
         """Raise if Redis does not answer."""
         self.client.ping()
+
+    def readers(self, slug: str) -> int:
+        """Sum the reader counts that live processes reported in the last few seconds."""
+        self.start()
+        fresh = time.time() - self.resync_seconds * 3
+        try:
+            ids: list[bytes] = self.client.zrangebyscore(READER_PROCESSES, fresh, "+inf")  # type: ignore[assignment]
+            keys = [READER_COUNTS + i.decode() for i in ids]
+            counts: list[bytes | None] = self.client.mget(keys) if keys else []  # type: ignore[assignment]
+        except redis.RedisError:
+            return self.hub.readers(slug)
+        return sum(json.loads(c).get(slug, 0) for c in counts if c)
+
+    def _report_readers(self) -> None:
+        """Tell the other processes how many readers each story has here."""
+        counts = {slug: self.hub.readers(slug) for slug in self.hub.slugs()}
+        ttl = int(self.resync_seconds * 3) + 1
+        pipe = self.client.pipeline()
+        pipe.set(READER_COUNTS + self.process_id, json.dumps(counts), ex=ttl)
+        pipe.zadd(READER_PROCESSES, {self.process_id: time.time()})
+        pipe.zremrangebyscore(READER_PROCESSES, "-inf", time.time() - ttl)
+        pipe.execute()
 
     def start(self) -> None:
         """Start the listener thread (a greenlet under gevent) once."""
@@ -115,6 +149,7 @@ class RedisBroker:
             pubsub.subscribe(CHANNEL)
             self.connected.set()
             self.hub.resync()
+            self._report_readers()
             next_resync = time.monotonic() + self.resync_seconds
             while True:
                 message = pubsub.get_message(timeout=self.resync_seconds)
@@ -124,6 +159,7 @@ class RedisBroker:
                 if time.monotonic() >= next_resync:
                     listener.ping()
                     self.hub.resync()
+                    self._report_readers()
                     next_resync = time.monotonic() + self.resync_seconds
         finally:
             pubsub.close()

@@ -67,12 +67,9 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Session]:
-        """Open a short read-only session."""
+        """Open a short read session; what it loaded stays readable after it closes."""
         with self.sessions() as session:
-            try:
-                yield session
-            finally:
-                session.rollback()
+            yield session
 
     def ping(self) -> None:
         """Raise if the database cannot answer a trivial query."""

@@ -64,6 +64,7 @@ class Subscription:
         self.slug = slug
         self.limit = limit
         self.overflowed = False
+        self.closing = False
         self._frames: deque[Frame] = deque()
         self._ready = wakeup or threading.Event()
 
@@ -78,7 +79,7 @@ class Subscription:
 
     def wait(self, timeout: float) -> list[Frame]:
         """Return the queued frames, waiting up to `timeout` seconds for the first."""
-        if not self._frames and not self.overflowed:
+        if not self._frames and not self.overflowed and not self.closing:
             self._ready.wait(timeout)
         self._ready.clear()
         out: list[Frame] = []
@@ -150,6 +151,14 @@ class Hub:
                 return
             logged = [(seq, frame)] if seq == last + 1 else self.source.events_after(slug, last)
             self._fan_out(slug, logged)
+
+    def close_all(self) -> None:
+        """Tell every reader's handler to hang up (the process is shutting down)."""
+        with self._lock:
+            subs = [sub for subs in self._subs.values() for sub in subs]
+        for sub in subs:
+            sub.closing = True
+            sub.wake()
 
     def resync(self) -> None:
         """Deliver whatever the event log holds beyond what each story's readers got."""

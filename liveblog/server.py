@@ -14,7 +14,20 @@ import argparse  # noqa: E402
 import resource  # noqa: E402
 from typing import Any  # noqa: E402
 
+import gevent  # noqa: E402
 from gunicorn.app.base import BaseApplication  # noqa: E402
+from gunicorn.workers.ggevent import GeventWorker  # noqa: E402
+
+
+class LiveblogWorker(GeventWorker):  # type: ignore[misc]
+    """The gevent worker, plus: on SIGTERM, tell live readers to reconnect, then drain."""
+
+    def handle_exit(self, sig: int, frame: Any) -> None:
+        """Stop accepting, and hang up on readers so the worker need not wait them out."""
+        super().handle_exit(sig, frame)
+        runtime = getattr(self.wsgi, "extensions", {}).get("liveblog")
+        if runtime is not None:
+            gevent.spawn(runtime.hub.close_all)  # out of the signal handler
 
 
 def raise_open_file_limit() -> int:
@@ -56,7 +69,7 @@ def options(host: str, port: int, workers: int, connections: int) -> dict[str, A
     return {
         "bind": f"{host}:{port}",
         "workers": workers,
-        "worker_class": "gevent",
+        "worker_class": "liveblog.server.LiveblogWorker",
         "worker_connections": connections,
         "backlog": 4096,
         "keepalive": 5,

@@ -187,8 +187,6 @@ class StoryService:
     ) -> dict[str, Any]:
         """Edit, re-verify, pin or correct a post at the version the caller last saw."""
         req = parse_post_update(data)
-        if req.pinned is not None and not actor.role.is_editor:
-            raise Forbidden(N_("Only editors may pin posts."))
         try:
             with self.db.write() as session:
                 seq, story = self._bump(session, slug)
@@ -246,7 +244,7 @@ class StoryService:
         while self._slug_taken(session, slug):
             n += 1
             suffix = f"-{n}"
-            slug = base[: 80 - len(suffix)] + suffix
+            slug = base[: 80 - len(suffix)].rstrip("-") + suffix
         return slug
 
     @staticmethod
@@ -289,6 +287,8 @@ class StoryService:
             post.verification, post.verification_note = ver.status, ver.note
             changes.append("verification")
         if req.pinned is not None and req.pinned != post.pinned:
+            if not actor.role.is_editor:
+                raise Forbidden(N_("Only editors may pin posts."))
             post.pinned = req.pinned
             changes.append("pinned")
         if req.key_event is not None and req.key_event != post.key_event:

@@ -19,6 +19,7 @@ from .sanitize import MAX_BODY_CHARS, clean_html
 
 LANGUAGES = ("id", "en")
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 MAX_SLUG = 80
 MAX_TITLE = 200
 MAX_SUMMARY = 2000
@@ -55,6 +56,8 @@ def _text(data: dict[str, Any], field: str, limit: int, *, required: bool = Fals
     if not isinstance(value, str):
         raise Invalid(field, N_("The field '%(field)s' must be a string."))
     value = value.strip()
+    if CONTROL_RE.search(value):
+        raise Invalid(field, N_("The field '%(field)s' holds control characters."))
     if len(value) > limit:
         raise Invalid(
             field, N_("The field '%(field)s' is longer than %(limit)d characters."), limit=limit

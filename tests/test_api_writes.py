@@ -1,4 +1,7 @@
-"""The write API's success paths and role rules, as contract sections 2 and 3 state them."""
+"""The write API's success paths and role rules, as contract sections 2 and 3 state them.
+
+Every refusal (each 403 role rule included) is checked in test_api_refusals.py.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +12,8 @@ from urllib.parse import urlsplit
 
 import pytest
 from conftest import Newsroom
+
+from liveblog.sanitize import MAX_BODY_CHARS
 
 API = "/api/v1/stories"
 STORY_KEYS = {
@@ -97,6 +102,15 @@ def test_auto_slug_from_accented_indonesian_title(newsroom: Newsroom) -> None:
     assert get_story(newsroom, first["slug"])["title"] == title
 
 
+def test_auto_slug_of_long_duplicate_title_is_well_formed(newsroom: Newsroom) -> None:
+    title = "ab " * 66
+    slugs = [newsroom.story(title=title)["slug"] for _ in range(2)]
+    assert slugs[0] != slugs[1]
+    for slug in slugs:
+        assert len(slug) <= 80
+        assert re.fullmatch(r"[a-z0-9]+(?:-[a-z0-9]+)*", slug), slug
+
+
 def test_explicit_slug_is_kept(newsroom: Newsroom) -> None:
     story = newsroom.story(
         title="Anything at all", slug="gempa-cianjur-2022", language="en", timezone="Asia/Makassar"
@@ -142,15 +156,13 @@ def test_end_and_reopen_story(newsroom: Newsroom) -> None:
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: PATCH story that changes nothing returns 500 (DetachedInstanceError): "
-    "service.update_story returns a Story expired by the rollback",
+@pytest.mark.parametrize(
+    "fields", [{"summary": "Sama"}, {"status": "live"}, {"title": "Wawancara di X tersendat"}]
 )
-def test_patch_story_that_changes_nothing(newsroom: Newsroom) -> None:
+def test_patch_story_that_changes_nothing(newsroom: Newsroom, fields: dict[str, Any]) -> None:
     story = newsroom.story(summary="Sama")
     before = newsroom.snapshot()
-    r = newsroom.call("PATCH", f"{API}/{story['slug']}", json={"summary": "Sama"})
+    r = newsroom.call("PATCH", f"{API}/{story['slug']}", json=fields)
     assert r.status_code == 200, r.get_data(as_text=True)
     assert r.get_json() == story
     assert newsroom.snapshot() == before
@@ -185,6 +197,8 @@ def test_create_post_returns_every_field(newsroom: Newsroom) -> None:
     assert event["post"] == post
     assert get_story(newsroom, slug)["last_seq"] == 1
     assert len({post["id"], *(newsroom.post(slug)["id"] for _ in range(4))}) == 5
+    longest = newsroom.post(slug, body="a" * MAX_BODY_CHARS)
+    assert longest["body"] == "a" * MAX_BODY_CHARS
 
 
 DISPUTED = {"status": "disputed", "note": "Dibantah"}
@@ -353,24 +367,6 @@ def test_reporter_may_not_confirm_or_falsify(newsroom: Newsroom, status: str) ->
     assert newsroom.snapshot() == before
     r = patch(newsroom, slug, own["id"], "rina", version=1, verification={"status": status})
     assert (r.status_code, r.get_json()["verification"]["status"]) == (200, status)
-
-
-def test_reporter_may_not_touch_others_or_editor_powers(newsroom: Newsroom) -> None:
-    slug = newsroom.story()["slug"]
-    dewis = newsroom.post(slug, "dewi")
-    own = newsroom.post(slug, "bagus")
-    before = newsroom.snapshot()
-    refused = [
-        patch(newsroom, slug, dewis["id"], "bagus", version=1, body="<p>Ubah</p>"),
-        patch(newsroom, slug, own["id"], "bagus", version=1, pinned=True),
-        newsroom.call("POST", f"{API}/{slug}/posts", "bagus", json={"body": "x", "pinned": True}),
-        newsroom.call("DELETE", f"{API}/{slug}/posts/{own['id']}", "bagus"),
-        newsroom.call("POST", API, "bagus", json={**STORY, "slug": "lain"}),
-        newsroom.call("PATCH", f"{API}/{slug}", "dewi", json={"title": "T"}),
-        newsroom.call("PATCH", f"{API}/{slug}", "dewi", json={"status": "ended"}),
-    ]
-    assert [r.status_code for r in refused] == [403] * len(refused)
-    assert newsroom.snapshot() == before
 
 
 @pytest.mark.parametrize(("editor", "name"), [("rina", "Rina"), ("ada", "Ada")])

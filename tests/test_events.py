@@ -194,12 +194,6 @@ def test_no_op_and_refused_changes_write_no_event(newsroom: Newsroom) -> None:
     assert [e["seq"] for e in all_events(newsroom, slug)] == [1, 2]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a story PATCH that changes nothing must answer the story as stored; "
-    "service.update_story returns a Story loaded in a session that was then rolled back "
-    "(500 DetachedInstanceError; or, if expunged first, last_seq of the undone bump)",
-)
 def test_story_patch_without_change_writes_no_event(newsroom: Newsroom) -> None:
     story = newsroom.story(title="Tetap", summary="Sama")
     newsroom.post(story["slug"])

@@ -309,3 +309,21 @@ def test_redis_restarted_mid_stream_loses_nothing(tmp_path: Path, redis_url: str
         writer_side.stop()
         reader_side.stop()
         redis_proc.stop()
+
+
+def test_stopping_the_server_tells_readers_to_reconnect(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'stop.db'}"
+    token = prepare(url)
+    server = Server(server_env(tmp_path, url)).start()
+    slug = new_story(server, token)
+    post(server, token, slug, "satu")
+    reader = Reader(server.ws_url(slug)).start()
+    try:
+        reader.wait_for(1)
+        server.stop()  # SIGTERM: the worker hangs up on readers instead of waiting them out
+        wait_until(lambda: reader.closes, 10, "the close frame")
+        assert reader.closes == [1001]
+        assert server.proc is not None and server.proc.returncode is not None
+    finally:
+        reader.close()
+        server.kill()

@@ -41,7 +41,7 @@ def json_body() -> Any:
         data = json.loads(raw)
         # Lone surrogates (\ud800) are valid JSON escapes but not text a database stores.
         json.dumps(data, ensure_ascii=False).encode()
-    except (ValueError, UnicodeError):
+    except (ValueError, UnicodeError, RecursionError):
         raise BadRequest(
             N_("The request body is not valid JSON."), code="malformed_json"
         ) from None

@@ -9,6 +9,7 @@ reading (pongs, close) to simple-websocket's reader thread.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import time
 from typing import Any
@@ -30,7 +31,8 @@ PING = bytes((0x89, 0x00))
 
 CLOSE_BAD_REQUEST = 4400  # malformed `after`
 CLOSE_RESET = 4205  # the client must reload: we will not replay that far back
-CLOSE_RESUME = 4503  # too slow, or the server is going away: reconnect with after=<last seq>
+CLOSE_RESUME = 4503  # too slow: reconnect with after=<last seq>
+CLOSE_GOING_AWAY = 1001  # the server is stopping: reconnect (elsewhere) with after=<last seq>
 
 
 @bp.before_request
@@ -104,10 +106,8 @@ def _close(ws: Any, out: Any, code: int, reason: str) -> None:
 def _hang_up(ws: Any) -> None:
     """End the TCP connection (after what is queued), which also ends the reader thread."""
     ws.connected = False
-    try:
+    with contextlib.suppress(OSError):
         ws.sock.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass
 
 
 def _stream(ws: Any, out: Any, sub: Any, sent: int, ping_seconds: float) -> None:
@@ -118,6 +118,9 @@ def _stream(ws: Any, out: Any, sub: Any, sent: int, ping_seconds: float) -> None
         ws.input_buffer.clear()  # readers have nothing to say; don't let it pile up
         if sub.overflowed:
             _close(ws, out, CLOSE_RESUME, f"too slow: reconnect with after={sent}")
+            return
+        if sub.closing:
+            _close(ws, out, CLOSE_GOING_AWAY, f"server restarting: reconnect with after={sent}")
             return
         for frame in frames:
             if frame.seq > sent:

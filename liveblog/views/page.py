@@ -1,19 +1,86 @@
-"""Turn a story and its posts into what the reader page template shows (locale-aware)."""
+"""Turn a story and its posts into what the reader page template shows (locale-aware).
+
+Times are shown in the story's time zone with its abbreviation ("07.45 WIB"), formatted
+by Babel for the reader's locale. The live script formats the times of posts that arrive
+later with `Intl` in the same shapes, from the labels, zone abbreviations and plural
+templates that `client_config` hands it: it holds no user-facing text of its own.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from babel import Locale
+from babel.dates import format_skeleton, format_time
 from flask import url_for
-from flask_babel import format_datetime, format_timedelta, gettext
+from flask_babel import format_timedelta, get_locale, get_translations, gettext, ngettext
 
 from ..i18n import LOCALES, VERIFICATION_LABELS
-from ..models import Post, Story, StoryStatus, utcnow
+from ..models import Post, Story, StoryStatus, Verification, utcnow
 from ..payloads import rfc3339
 from ..sanitize import plain_text
+
+#: Text glyphs shown before each verification label, so the status never relies on colour.
+VERIFICATION_ICONS: dict[Verification, str] = {
+    Verification.UNVERIFIED: "?",
+    Verification.CONFIRMED: "✓",
+    Verification.DISPUTED: "!",
+    Verification.FALSE: "✗",
+}
+
+SITE_NAME = "liveblog"
+
+#: The names of the languages in the switch, each in its own language.
+LANGUAGE_NAMES = {"id": "Bahasa Indonesia", "en": "English"}
+
+
+def now_labels() -> dict[str, str]:
+    """Return the "Now disputed"-style notices shown when a post's status changes live."""
+    return {
+        Verification.UNVERIFIED.value: gettext("Now unverified"),
+        Verification.CONFIRMED.value: gettext("Now confirmed"),
+        Verification.DISPUTED.value: gettext("Now disputed"),
+        Verification.FALSE.value: gettext("Now marked false"),
+    }
+
+
+@dataclass(frozen=True)
+class Stamp:
+    """One instant as the page shows it."""
+
+    iso: str  # RFC 3339, for <time datetime> and the script
+    short: str  # "07.45 WIB", or "12 Agu, 23.50 WIB" when not on the story's current day
+    full: str  # "13 Agu 2024, 07.45 WIB"
+
+
+@dataclass(frozen=True)
+class Clock:
+    """Formats instants in the story's zone for one locale, relative to the story's day."""
+
+    tz: ZoneInfo
+    locale: str
+    day: date  # the local day of the newest post: its posts show the time alone
+
+    def stamp(self, value: datetime) -> Stamp:
+        """Return the display forms of one instant."""
+        local = value.astimezone(self.tz)
+        time = format_time(local, "short", tzinfo=self.tz, locale=self.locale)
+        clock = f"{time} {local.tzname()}"
+        full = f"{self._date('yMMMd', local)}, {clock}"
+        if local.date() == self.day:
+            short = clock
+        elif local.year == self.day.year:
+            short = f"{self._date('MMMd', local)}, {clock}"
+        else:
+            short = full
+        return Stamp(iso=rfc3339(value) or "", short=short, full=full)
+
+    def _date(self, skeleton: str, local: datetime) -> str:
+        return str(format_skeleton(skeleton, local, tzinfo=self.tz, locale=self.locale))
 
 
 @dataclass(frozen=True)
@@ -21,29 +88,92 @@ class PostView:
     """One post as the page shows it."""
 
     post: Post
-    time: str
+    published: Stamp
     relative: str
     label: str
-    edited: bool
-    corrections: list[tuple[str, str]]
+    icon: str
+    edited: Stamp | None
+    corrections: list[tuple[str, Stamp]]
 
 
-def local_time(value: datetime, tz: ZoneInfo, fmt: str = "HH:mm") -> str:
-    """Format a time in the story's zone with its abbreviation, e.g. "07.45 WIB"."""
-    local = value.astimezone(tz)
-    return f"{format_datetime(local, fmt, rebase=False)} {local.tzname()}"
-
-
-def post_view(post: Post, tz: ZoneInfo, now: datetime) -> PostView:
+def post_view(post: Post, clock: Clock, now: datetime) -> PostView:
     """Return the display form of one post."""
     return PostView(
         post=post,
-        time=local_time(post.published_at, tz),
+        published=clock.stamp(post.published_at),
         relative=format_timedelta(post.published_at - now, add_direction=True),
         label=str(VERIFICATION_LABELS[post.verification]),
-        edited=post.body_edited_at is not None,
-        corrections=[(c.note, local_time(c.at, tz, "d MMM, HH:mm")) for c in post.corrections],
+        icon=VERIFICATION_ICONS[post.verification],
+        edited=clock.stamp(post.body_edited_at) if post.body_edited_at else None,
+        corrections=[(c.note, clock.stamp(c.at)) for c in post.corrections],
     )
+
+
+@lru_cache(maxsize=256)
+def zone_abbreviations(zone: str, around: date) -> dict[str, str]:
+    """Return {UTC offset in minutes: abbreviation} for a zone over the years around a day.
+
+    Browsers name some zones only by offset ("GMT+7" for Asia/Jakarta in English), so the
+    script maps the offset it computes to the name the server uses ("WIB").
+    """
+    tz = ZoneInfo(zone)
+    start = datetime(around.year - 1, 1, 1, 12, tzinfo=ZoneInfo("UTC"))
+    names: dict[str, str] = {}
+    for days in range(0, 3 * 366, 3):
+        local = (start + timedelta(days=days)).astimezone(tz)
+        offset = local.utcoffset()
+        if offset is not None:
+            names.setdefault(str(int(offset.total_seconds() // 60)), local.tzname() or "")
+    return names
+
+
+def plural_templates(singular: str, plural: str) -> dict[str, str]:
+    """Return the message's unformatted forms keyed by CLDR plural category ("one", "other").
+
+    The script picks one with `Intl.PluralRules(locale)`; the category of each form comes
+    from sample numbers, so the catalog's own plural rule decides the text.
+    """
+    translations = get_translations()
+    locale = Locale.parse(str(get_locale()))
+    forms: dict[str, str] = {}
+    for n in (*range(0, 30), 100, 101, 1000, 1001):
+        forms.setdefault(locale.plural_form(n), translations.ngettext(singular, plural, n))
+    return forms
+
+
+def client_config(story: Story, clock: Clock) -> dict[str, Any]:
+    """Return what live.js needs: paths, the zone, and every label in the reader's language."""
+    # Marked for extraction here; formatted by the script with its own count.
+    ngettext("%(num)d new update", "%(num)d new updates", 1)
+    return {
+        "slug": story.slug,
+        "locale": clock.locale,
+        "timezone": story.timezone,
+        "zoneNames": zone_abbreviations(story.timezone, clock.day),
+        "day": clock.day.isoformat(),
+        "livePath": url_for("live.live", slug=story.slug),
+        "eventsPath": url_for("api.events", slug=story.slug),
+        "siteName": SITE_NAME,
+        "text": {
+            "verification": {v.value: str(label) for v, label in VERIFICATION_LABELS.items()},
+            "icons": {v.value: icon for v, icon in VERIFICATION_ICONS.items()},
+            "now": now_labels(),
+            "edited": gettext("Edited %(time)s"),
+            "correction": gettext("Correction"),
+            "pinned": gettext("Pinned"),
+            "keyEvent": gettext("Key event"),
+            "permalink": gettext("Permalink"),
+            "newUpdates": plural_templates("%(num)d new update", "%(num)d new updates"),
+            "newUpdate": gettext("New update: %(text)s"),
+            "live": gettext("Live"),
+            "ended": gettext("Ended"),
+            "bannerLive": gettext("Developing story: check back for updates."),
+            "bannerEnded": gettext("Coverage of this story has ended."),
+            "connected": gettext("Receiving updates live."),
+            "reconnecting": gettext("Connection lost. Reconnecting…"),
+            "noKeyEvents": gettext("No key events yet."),
+        },
+    }
 
 
 def json_ld(story: Story, posts: list[Post], url: str) -> dict[str, Any]:
@@ -54,10 +184,12 @@ def json_ld(story: Story, posts: list[Post], url: str) -> dict[str, Any]:
         "headline": story.title,
         "description": story.summary,
         "url": url,
+        "mainEntityOfPage": url,
         "inLanguage": story.language,
         "datePublished": rfc3339(story.created_at),
         "dateModified": rfc3339(story.updated_at),
         "coverageStartTime": rfc3339(story.created_at),
+        "publisher": {"@type": "Organization", "name": SITE_NAME},
         "liveBlogUpdate": [],
     }
     if story.status is StoryStatus.ENDED and story.ended_at:
@@ -88,23 +220,29 @@ def page_context(story: Story, posts: list[Post], locale: str) -> dict[str, Any]
     tz = ZoneInfo(story.timezone)
     now = utcnow()
     url = url_for("reader.story", slug=story.slug, _external=True)
-    pinned = [p for p in posts if p.pinned]
-    latest = max((p.updated_at for p in posts), default=story.updated_at)
+    newest = max((p.published_at for p in posts), default=now)
+    clock = Clock(tz=tz, locale=locale, day=newest.astimezone(tz).date())
+    # The last change readers can see in a post (the story row also moves on deletions).
+    latest = max((p.updated_at for p in posts), default=story.created_at)
+    live = story.status is StoryStatus.LIVE
     return {
         "story": story,
         "locale": locale,
-        "pinned": [post_view(p, tz, now) for p in pinned],
-        "posts": [post_view(p, tz, now) for p in posts if not p.pinned],
-        "last_update": local_time(latest, tz, "d MMM y, HH:mm"),
-        "last_update_iso": rfc3339(latest),
+        "pinned": [post_view(p, clock, now) for p in posts if p.pinned],
+        "posts": [post_view(p, clock, now) for p in posts if not p.pinned],
+        "has_key_events": any(p.key_event for p in posts),
+        "last_update": clock.stamp(latest),
+        "last_update_relative": format_timedelta(latest - now, add_direction=True),
         "json_ld": json_ld(story, posts, url),
+        "client_config": client_config(story, clock),
         "canonical": url,
         "alternates": {
             code: url_for("reader.story", slug=story.slug, lang=code, _external=True)
             for code in LOCALES
         },
-        "live": story.status is StoryStatus.LIVE,
+        "live": live,
         "banner": gettext("Developing story: check back for updates.")
-        if story.status is StoryStatus.LIVE
+        if live
         else gettext("Coverage of this story has ended."),
+        "site_name": SITE_NAME,
     }

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import Blueprint, Response, current_app, g, render_template, request, url_for
 from flask_babel import get_locale
@@ -15,11 +17,29 @@ from ..payloads import dumps
 from ..queries import all_stories, posts_page, story_by_slug
 from ..runtime import runtime
 from ..web import int_arg
-from .page import page_context
+from .page import LANGUAGE_NAMES, page_context
 
 bp = Blueprint("reader", __name__)
 
 PAGE_MAX_AGE = 5
+#: The page shows relative times ("5 minutes ago"): its ETag changes at least this often.
+PAGE_FRESHNESS = 60
+
+
+def lang_url(code: str) -> str:
+    """Return the current path with ?lang=<code>, keeping the other query parameters."""
+    args = [(k, v) for k, v in request.args.items(multi=True) if k != "lang"]
+    return f"{request.path}?{urlencode([*args, ('lang', code)])}"
+
+
+@bp.app_context_processor
+def _page_globals() -> dict[str, Any]:
+    """Give every page its locale (for <html lang>) and the language switch."""
+    return {
+        "locale": str(get_locale() or "en"),
+        "lang_url": lang_url,
+        "language_names": LANGUAGE_NAMES,
+    }
 
 
 def _cache(response: Response, etag: str, max_age: int) -> Response:
@@ -80,7 +100,8 @@ def story(slug: str) -> Response:
         story = _story_or_404(session, slug)
         g.story_language = story.language
         locale = str(get_locale())
-        etag = f"page-{story.id}-{story.last_seq}-{locale}"
+        bucket = int(time.time() // PAGE_FRESHNESS)
+        etag = f"page-{story.id}-{story.last_seq}-{locale}-{bucket}"
         response = _not_modified(etag, PAGE_MAX_AGE)
         if response is None:
             posts = posts_page(session, story)

@@ -1,0 +1,121 @@
+"""The fan-out hub on its own: order, dedup, gap filling, bounded queues, shutdown."""
+
+from __future__ import annotations
+
+from liveblog.hub import Frame, Hub, websocket_frame
+
+
+class FakeLog:
+    """An event log in memory, standing in for the database."""
+
+    def __init__(self) -> None:
+        self.events: dict[str, list[tuple[int, str]]] = {}
+        self.reads = 0
+
+    def append(self, slug: str) -> tuple[int, str]:
+        log = self.events.setdefault(slug, [])
+        event = (len(log) + 1, f'{{"seq":{len(log) + 1}}}')
+        log.append(event)
+        return event
+
+    def last_seq(self, slug: str) -> int | None:
+        return len(self.events[slug]) if slug in self.events else None
+
+    def events_after(self, slug: str, after: int) -> list[tuple[int, str]]:
+        self.reads += 1
+        return [e for e in self.events.get(slug, []) if e[0] > after]
+
+
+def seqs(frames: list[Frame]) -> list[int]:
+    return [f.seq for f in frames]
+
+
+def test_frames_reach_every_subscriber_in_order_once() -> None:
+    log = FakeLog()
+    hub = Hub(log)
+    a, b = hub.subscribe("s"), hub.subscribe("s")
+    for _ in range(3):
+        hub.publish("s", *log.append("s"))
+    hub.publish("s", 2, '{"seq":2}')  # a broker repeating itself
+    assert seqs(a.wait(0)) == [1, 2, 3]
+    assert seqs(b.wait(0)) == [1, 2, 3]
+    assert a.wait(0) == []
+    assert log.reads == 0
+
+
+def test_a_gap_is_filled_from_the_log_before_delivery() -> None:
+    log = FakeLog()
+    hub = Hub(log)
+    sub = hub.subscribe("s")
+    log.append("s")
+    log.append("s")  # seq 2 never reaches the hub
+    hub.publish("s", 1, log.events["s"][0][1])
+    hub.publish("s", *log.append("s"))
+    assert seqs(sub.wait(0)) == [1, 2, 3]
+    assert log.reads == 1
+
+
+def test_resync_delivers_what_the_broker_lost() -> None:
+    log = FakeLog()
+    hub = Hub(log)
+    sub = hub.subscribe("s")
+    log.append("s")
+    log.append("s")
+    hub.resync()
+    assert seqs(sub.wait(0)) == [1, 2]
+    hub.resync()
+    assert sub.wait(0) == []
+
+
+def test_subscribing_starts_after_the_log_as_it_stands() -> None:
+    log = FakeLog()
+    log.append("s")
+    hub = Hub(log)
+    sub = hub.subscribe("s")
+    hub.publish("s", 1, log.events["s"][0][1])  # already in the log: the reader replays it
+    assert sub.wait(0) == []
+
+
+def test_a_full_queue_marks_the_reader_overflowed_and_spares_the_others() -> None:
+    log = FakeLog()
+    hub = Hub(log, queue_limit=2)
+    slow, fast = hub.subscribe("s"), hub.subscribe("s")
+    for _ in range(3):
+        hub.publish("s", *log.append("s"))
+        assert len(fast.wait(0)) == 1
+    assert slow.overflowed
+    assert not fast.overflowed
+    assert seqs(slow.wait(0)) == [1, 2]
+
+
+def test_other_stories_and_departed_readers_get_nothing() -> None:
+    log = FakeLog()
+    hub = Hub(log)
+    sub = hub.subscribe("s")
+    log.events["t"] = []
+    other = hub.subscribe("t")
+    hub.publish("s", *log.append("s"))
+    assert other.wait(0) == []
+    assert seqs(sub.wait(0)) == [1]
+    sub.close()
+    assert hub.readers("s") == 0
+    assert hub.readers() == 1
+    hub.publish("s", *log.append("s"))
+    assert sub.wait(0) == []
+
+
+def test_close_all_wakes_every_reader() -> None:
+    hub = Hub(FakeLog())
+    subs = [hub.subscribe("s") for _ in range(3)]
+    hub.close_all()
+    assert all(s.closing for s in subs)
+    assert all(s.wait(5) == [] for s in subs)  # returns at once, not after 5 s
+
+
+def test_websocket_frame_headers() -> None:
+    assert websocket_frame(b"hi") == b"\x81\x02hi"
+    medium = websocket_frame(b"x" * 300)
+    assert medium[:4] == b"\x81\x7e\x01\x2c" and len(medium) == 304
+    large = websocket_frame(b"x" * 70000)
+    assert large[:2] == b"\x81\x7f" and int.from_bytes(large[2:10], "big") == 70000
+    assert Frame.of(7, "é").wire == b"\x81\x02\xc3\xa9"
