@@ -105,6 +105,7 @@ class Hub:
         self._subs: dict[str, set[Subscription]] = {}
         self._last: dict[str, int] = {}
         self._lock = threading.RLock()
+        self.closing = False
 
     def subscribe(self, slug: str, wakeup: threading.Event | None = None) -> Subscription:
         """Start queueing the story's new events for one more reader.
@@ -113,6 +114,7 @@ class Hub:
         closed connection ends the wait at once.
         """
         sub = Subscription(self, slug, self.queue_limit, wakeup)
+        sub.closing = self.closing  # a reader arriving during shutdown is sent away at once
         with self._lock:
             if slug not in self._subs:
                 self._last[slug] = self.source.last_seq(slug) or 0
@@ -155,6 +157,7 @@ class Hub:
     def close_all(self) -> None:
         """Tell every reader's handler to hang up (the process is shutting down)."""
         with self._lock:
+            self.closing = True
             subs = [sub for subs in self._subs.values() for sub in subs]
         for sub in subs:
             sub.closing = True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -105,10 +106,8 @@ def _children(pid: int) -> list[int]:
 
 
 def _signal(pid: int, sig: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.kill(pid, sig)
-    except ProcessLookupError:
-        pass
 
 
 def server_env(tmp_path: Path, database_url: str, broker_url: str = "") -> dict[str, str]:
@@ -200,10 +199,8 @@ class Reader:
         """Stop reading and close the connection."""
         self._stop.set()
         if self._ws is not None:
-            try:
+            with contextlib.suppress(OSError, websocket.WebSocketException):
                 self._ws.close(timeout=1)
-            except (OSError, websocket.WebSocketException):
-                pass
         self._thread.join(5)
 
 

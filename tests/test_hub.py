@@ -110,12 +110,15 @@ def test_close_all_wakes_every_reader() -> None:
     hub.close_all()
     assert all(s.closing for s in subs)
     assert all(s.wait(5) == [] for s in subs)  # returns at once, not after 5 s
+    assert hub.subscribe("s").closing  # latecomers during shutdown are sent away too
 
 
 def test_websocket_frame_headers() -> None:
     assert websocket_frame(b"hi") == b"\x81\x02hi"
     medium = websocket_frame(b"x" * 300)
-    assert medium[:4] == b"\x81\x7e\x01\x2c" and len(medium) == 304
+    assert medium[:4] == b"\x81\x7e\x01\x2c"
+    assert len(medium) == 304
     large = websocket_frame(b"x" * 70000)
-    assert large[:2] == b"\x81\x7f" and int.from_bytes(large[2:10], "big") == 70000
+    assert large[:2] == b"\x81\x7f"
+    assert int.from_bytes(large[2:10], "big") == 70000
     assert Frame.of(7, "é").wire == b"\x81\x02\xc3\xa9"

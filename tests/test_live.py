@@ -323,7 +323,8 @@ def test_stopping_the_server_tells_readers_to_reconnect(tmp_path: Path) -> None:
         server.stop()  # SIGTERM: the worker hangs up on readers instead of waiting them out
         wait_until(lambda: reader.closes, 10, "the close frame")
         assert reader.closes == [1001]
-        assert server.proc is not None and server.proc.returncode is not None
+        assert server.proc is not None
+        assert server.proc.returncode is not None
     finally:
         reader.close()
         server.kill()

@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from babel import Locale
-from babel.dates import format_skeleton, format_time
+from babel.dates import format_skeleton, format_time, get_time_format
 from flask import url_for
 from flask_babel import format_timedelta, get_locale, get_translations, gettext, ngettext
 
@@ -33,6 +34,7 @@ VERIFICATION_ICONS: dict[Verification, str] = {
 }
 
 SITE_NAME = "liveblog"
+NBSP = "\u00a0"
 
 #: The names of the languages in the switch, each in its own language.
 LANGUAGE_NAMES = {"id": "Bahasa Indonesia", "en": "English"}
@@ -69,7 +71,8 @@ class Clock:
         """Return the display forms of one instant."""
         local = value.astimezone(self.tz)
         time = format_time(local, "short", tzinfo=self.tz, locale=self.locale)
-        clock = f"{time} {local.tzname()}"
+        # One unbreakable unit, "8:27 AM WIB", written the same way by the script.
+        clock = NBSP.join([*time.split(), local.tzname() or ""]).strip(NBSP)
         full = f"{self._date('yMMMd', local)}, {clock}"
         if local.date() == self.day:
             short = clock
@@ -136,9 +139,24 @@ def plural_templates(singular: str, plural: str) -> dict[str, str]:
     translations = get_translations()
     locale = Locale.parse(str(get_locale()))
     forms: dict[str, str] = {}
-    for n in (*range(0, 30), 100, 101, 1000, 1001):
+    for n in (*range(30), 100, 101, 1000, 1001):
         forms.setdefault(locale.plural_form(n), translations.ngettext(singular, plural, n))
     return forms
+
+
+def clock_options(locale: str) -> dict[str, Any]:
+    """Return the Intl.DateTimeFormat options that write times as Babel's short pattern does.
+
+    Babel writes "07.45" for Indonesian and "7:45 AM" for English; Intl needs to be told
+    whether the hour has two digits and which clock it uses to write the same.
+    """
+    pattern = get_time_format("short", locale=locale).pattern
+    hour = "".join(c for c in pattern if c in "hHkK")
+    return {
+        "hour": "2-digit" if len(hour) >= 2 else "numeric",
+        "minute": "2-digit",
+        "hour12": hour[:1] in ("h", "K"),
+    }
 
 
 def client_config(story: Story, clock: Clock) -> dict[str, Any]:
@@ -148,10 +166,13 @@ def client_config(story: Story, clock: Clock) -> dict[str, Any]:
     return {
         "slug": story.slug,
         "locale": clock.locale,
+        "contentLanguage": story.language,
         "timezone": story.timezone,
         "zoneNames": zone_abbreviations(story.timezone, clock.day),
+        "clock": clock_options(clock.locale),
         "day": clock.day.isoformat(),
-        "livePath": url_for("live.live", slug=story.slug),
+        # A WebSocket rule builds ws:// URLs; the script picks ws: or wss: from the page.
+        "livePath": urlsplit(url_for("live.live", slug=story.slug)).path,
         "eventsPath": url_for("api.events", slug=story.slug),
         "siteName": SITE_NAME,
         "text": {
@@ -169,7 +190,6 @@ def client_config(story: Story, clock: Clock) -> dict[str, Any]:
             "ended": gettext("Ended"),
             "bannerLive": gettext("Developing story: check back for updates."),
             "bannerEnded": gettext("Coverage of this story has ended."),
-            "connected": gettext("Receiving updates live."),
             "reconnecting": gettext("Connection lost. Reconnecting…"),
             "noKeyEvents": gettext("No key events yet."),
         },
@@ -228,6 +248,8 @@ def page_context(story: Story, posts: list[Post], locale: str) -> dict[str, Any]
     return {
         "story": story,
         "locale": locale,
+        # What the newsroom wrote is in the story's language, whatever the interface's.
+        "content_lang": story.language,
         "pinned": [post_view(p, clock, now) for p in posts if p.pinned],
         "posts": [post_view(p, clock, now) for p in posts if not p.pinned],
         "has_key_events": any(p.key_event for p in posts),

@@ -17,7 +17,7 @@ from ..payloads import dumps
 from ..queries import all_stories, posts_page, story_by_slug
 from ..runtime import runtime
 from ..web import int_arg
-from .page import LANGUAGE_NAMES, page_context
+from .page import LANGUAGE_NAMES, SITE_NAME, page_context
 
 bp = Blueprint("reader", __name__)
 
@@ -39,6 +39,7 @@ def _page_globals() -> dict[str, Any]:
         "locale": str(get_locale() or "en"),
         "lang_url": lang_url,
         "language_names": LANGUAGE_NAMES,
+        "site_name": SITE_NAME,
     }
 
 
