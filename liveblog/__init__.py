@@ -52,10 +52,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app.config["LIVEBLOG_QUEUE_LIMIT"],
     )
     babel.init_app(app, locale_selector=select_locale)
+    from .views import editor_auth
+
+    editor_auth.init_app(app)  # sessions, login rate limit; before CSRFProtect's defaults
     csrf.init_app(app)
 
-    from . import cli, web
-    from .views import api, health, live, reader
+    from . import cli, uploads, web
+    from .views import api, desk_api, editor, health, live, reader
 
     live.sock.init_app(app)
     csrf.exempt(api.bp)
@@ -63,6 +66,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(reader.bp)
     app.register_blueprint(live.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(editor_auth.bp)
+    app.register_blueprint(editor.bp)
+    app.register_blueprint(desk_api.bp)
+    app.register_blueprint(uploads.bp)
     web.register_error_handlers(app)
     cli.register(app)
 

@@ -52,7 +52,11 @@ def int_arg(name: str, default: int, low: int, high: int) -> int:
 
 def _wants_json() -> bool:
     path = request.path
-    return path.startswith("/api/") or path == "/healthz" or path.endswith(".json")
+    return (
+        path.startswith(("/api/", "/editor/api/"))
+        or path in ("/healthz", "/editor/preview")
+        or path.endswith(".json")
+    )
 
 
 def _translate(error: LiveblogError) -> str:

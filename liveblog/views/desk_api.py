@@ -1,0 +1,197 @@
+"""The desk's own JSON endpoints (session + CSRF token), used by `static/desk.js`.
+
+They call the same write path as the API, so the roles hold here as there. Every answer
+is JSON, errors included: `{"error": {"code", "message", ...}}`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request, url_for
+from flask_babel import gettext
+from flask_wtf.csrf import CSRFError
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+from werkzeug.exceptions import HTTPException
+
+from ..errors import N_, BadRequest, Invalid, LiveblogError, NotFound, TooLarge
+from ..models import Post, PostRevision, Story
+from ..payloads import post_payload, rfc3339
+from ..queries import posts_page, story_by_slug
+from ..runtime import runtime
+from ..sanitize import MAX_BODY_CHARS, clean_html
+from ..uploads import MAX_UPLOAD_BYTES, store, upload_dir
+from ..web import HTTP_CODES, json_error
+from .api import json_body, story_json
+from .editor import describe, user
+from .editor_auth import current_user, refuse_foreign_origin
+
+log = logging.getLogger(__name__)
+bp = Blueprint("desk_api", __name__, url_prefix="/editor")
+
+
+@bp.before_request
+def _guard() -> Response | None:
+    refuse_foreign_origin()
+    if current_user() is None:
+        return json_error(401, "unauthorized", gettext("Sign in to the desk first."))
+    return None
+
+
+@bp.after_request
+def _private(response: Response) -> Response:
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.errorhandler(LiveblogError)
+def _domain_error(error: LiveblogError) -> Response:
+    return json_error(error.status, error.code, describe(error), **error.details)
+
+
+@bp.errorhandler(HTTPException)
+def _http_error(error: HTTPException) -> Response:
+    status = error.code or 500
+    code = HTTP_CODES.get(status, "error")
+    if isinstance(error, CSRFError):
+        code = "csrf_failed"
+        message = gettext(
+            "The page is out of date or did not come from this site. Reload it and try again."
+        )
+    elif status == 403:
+        message = gettext("You are not allowed to do this.")
+    elif status == 413:
+        message = gettext("The request is too large.")
+    else:
+        message = gettext("The request could not be handled.")
+    return json_error(status, code, message)
+
+
+@bp.errorhandler(Exception)
+def _unexpected(error: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.path)
+    return json_error(500, "internal", gettext("Something went wrong on our side."))
+
+
+def _story(session: Any, slug: str) -> Story:
+    story = story_by_slug(session, slug)
+    if story is None:
+        raise NotFound(N_("No story with the slug '%(slug)s'."), slug=slug)
+    return story
+
+
+def _desk_post(post: Post, slug: str, user_id: int, is_editor: bool) -> dict[str, Any]:
+    """Return the post object plus whether this user may edit it."""
+    return {**post_payload(post, slug), "editable": is_editor or post.author_id == user_id}
+
+
+@bp.post("/preview")
+def preview() -> Response:
+    """Return exactly the HTML the sanitizer would keep of a draft body."""
+    data = json_body()
+    body = data.get("body") if isinstance(data, dict) else None
+    if not isinstance(body, str):
+        raise Invalid("body", N_("The field '%(field)s' must be a string."))
+    if len(body) > MAX_BODY_CHARS:
+        raise TooLarge(
+            N_("The post body is longer than %(limit)d characters."), limit=MAX_BODY_CHARS
+        )
+    return jsonify({"html": clean_html(body)})
+
+
+@bp.get("/api/stories/<slug>/state")
+def state(slug: str) -> Response:
+    """Return the story and its posts as of `last_seq`, to start the live list from."""
+    desk_user = user()
+    with runtime().db.read() as session:
+        story = _story(session, slug)
+        # last_seq is read first: events after it are replayed by the stream, and replaying
+        # one the post list already reflects is harmless (the desk keeps the newest version).
+        last_seq = story.last_seq
+        posts = posts_page(session, story)
+        return jsonify(
+            {
+                "story": story_json(story),
+                "last_seq": last_seq,
+                "posts": [_desk_post(p, slug, desk_user.id, desk_user.is_editor) for p in posts],
+            }
+        )
+
+
+@bp.post("/api/stories/<slug>/posts")
+def create_post(slug: str) -> tuple[Response, int]:
+    """Publish a post as the signed-in user."""
+    post = runtime().service.create_post(user().actor, slug, json_body())
+    return jsonify({**post, "editable": True}), 201
+
+
+@bp.patch("/api/stories/<slug>/posts/<post_id>")
+def update_post(slug: str, post_id: str) -> Response:
+    """Change a post at the version the user started from; 409 with both sides if stale."""
+    post = runtime().service.update_post(user().actor, slug, post_id, json_body())
+    return jsonify({**post, "editable": True})
+
+
+@bp.delete("/api/stories/<slug>/posts/<post_id>")
+def delete_post(slug: str, post_id: str) -> tuple[str, int]:
+    """Take a post down (editors)."""
+    runtime().service.delete_post(user().actor, slug, post_id)
+    return "", 204
+
+
+@bp.get("/api/stories/<slug>/posts/<post_id>/revisions")
+def revisions(slug: str, post_id: str) -> Response:
+    """Return every version of a post: what changed, who changed it and when."""
+    with runtime().db.read() as session:
+        story = _story(session, slug)
+        post = session.get(Post, post_id)
+        if post is None or post.story_id != story.id or post.deleted_at is not None:
+            raise NotFound(N_("No post with the id '%(id)s' in this story."), id=post_id)
+        rows = session.scalars(
+            select(PostRevision)
+            .where(PostRevision.post_id == post_id)
+            .options(selectinload(PostRevision.editor))
+            .order_by(PostRevision.version.desc())
+        )
+        return jsonify(
+            {
+                "revisions": [
+                    {
+                        "version": r.version,
+                        "body": r.body,
+                        "verification": {
+                            "status": r.verification.value,
+                            "note": r.verification_note,
+                        },
+                        "pinned": r.pinned,
+                        "key_event": r.key_event,
+                        "changes": [c for c in r.changes.split(",") if c],
+                        "editor": {"name": r.editor.display_name},
+                        "created_at": rfc3339(r.created_at),
+                    }
+                    for r in rows
+                ]
+            }
+        )
+
+
+@bp.get("/api/stories/<slug>/readers")
+def readers(slug: str) -> Response:
+    """Count the readers connected to the story now, across processes with a broker."""
+    with runtime().db.read() as session:
+        _story(session, slug)
+    return jsonify({"readers": runtime().broker.readers(slug)})
+
+
+@bp.post("/api/uploads")
+def upload() -> tuple[Response, int]:
+    """Store an image for a figure and return its absolute URL."""
+    file = request.files.get("file")
+    if file is None:
+        raise BadRequest(N_("Choose an image file to upload."), code="no_file")
+    data = file.stream.read(MAX_UPLOAD_BYTES + 1)
+    name = store(upload_dir(), data)
+    url = url_for("media.media", name=name, _external=True)
+    return jsonify({"name": name, "url": url}), 201

@@ -1,0 +1,71 @@
+"""The words the desk shows that are not in its templates: role names and desk.js's texts."""
+
+from __future__ import annotations
+
+from flask_babel import gettext, lazy_gettext
+
+from ..i18n import VERIFICATION_LABELS
+from ..models import Role
+
+ROLE_LABELS = {
+    Role.REPORTER: lazy_gettext("reporter"),
+    Role.EDITOR: lazy_gettext("editor"),
+    Role.ADMIN: lazy_gettext("admin"),
+}
+
+
+def desk_messages() -> dict[str, str]:
+    """Return the words desk.js shows, in the request's language."""
+    labels = {f"status_{s.value}": str(label) for s, label in VERIFICATION_LABELS.items()}
+    return {
+        **labels,
+        "published": gettext("Published."),
+        "saved": gettext("Saved."),
+        "deleted": gettext("Deleted."),
+        "publishing": gettext("Publishing…"),
+        "edit": gettext("Edit"),
+        "history": gettext("History"),
+        "hide_history": gettext("Hide history"),
+        "delete": gettext("Delete"),
+        "confirm_delete": gettext("Delete this update for every reader?"),
+        "yes_delete": gettext("Yes, delete"),
+        "cancel": gettext("Cancel"),
+        "save": gettext("Save"),
+        "body": gettext("Text"),
+        "verification": gettext("Verification"),
+        "note": gettext("Verification note"),
+        "pinned": gettext("Pinned"),
+        "key_event": gettext("Key event"),
+        "correction": gettext("Correction note (shown to readers)"),
+        "version": gettext("version %(n)s"),
+        "edited_by": gettext("by %(name)s"),
+        "conflict": gettext(
+            "Someone else changed this update while you were editing it: it is now at "
+            "version %(n)s. Nothing was overwritten. Compare both versions below."
+        ),
+        "changed_meanwhile": gettext(
+            "This update has just been changed elsewhere (version %(n)s). Saving will show "
+            "you both versions first."
+        ),
+        "yours": gettext("Your version"),
+        "theirs": gettext("Their version (now saved)"),
+        "reapply": gettext("Apply my changes on top of theirs"),
+        "keep_theirs": gettext("Discard mine, keep theirs"),
+        "merge": gettext("Edit my version again"),
+        "ended": gettext("Ended"),
+        "no_posts": gettext("No updates yet."),
+        "live": gettext("Live"),
+        "connected": gettext("Connected"),
+        "reconnecting": gettext("Reconnecting…"),
+        "readers_none": gettext("No readers right now"),
+        "readers_one": gettext("1 reader now"),
+        "readers_many": gettext("%(n)s readers now"),
+        "uploading": gettext("Uploading…"),
+        "upload_done": gettext("The image is in the text."),
+        "error": gettext("Something went wrong. Please try again."),
+        "network": gettext("The desk cannot reach the server. Check the connection."),
+        "corrections": gettext("Correction"),
+        "story_ended": gettext("Coverage of this story has ended."),
+        "nothing_changed": gettext("Nothing to save: nothing was changed."),
+        "empty_preview": gettext("The preview shows what readers will see."),
+    }
