@@ -13,10 +13,15 @@ import sys
 import threading
 import time
 import urllib.request
+import uuid
 from pathlib import Path
 from typing import Any
 
 import websocket
+
+from liveblog.accounts import create_token, create_user
+from liveblog.cli import upgrade_database
+from liveblog.db import Database
 
 ROOT = Path(__file__).resolve().parent.parent
 LIVEBLOG = str(Path(sys.executable).with_name("liveblog"))
@@ -248,3 +253,27 @@ class RedisProcess:
         if self.proc and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(10)
+
+
+def prepare(database_url: str) -> str:
+    """Migrate the database, add an editor and return the editor's API token."""
+    upgrade_database(database_url)
+    db = Database(database_url)
+    try:
+        name = f"ed{uuid.uuid4().hex[:6]}"
+        create_user(db, name, "editor", None, "Editor")
+        return create_token(db, name)
+    finally:
+        db.dispose()
+
+
+def api(server: Server, token: str, method: str, path: str, body: Any = None) -> Any:
+    """Call the write API of a running server."""
+    request = urllib.request.Request(
+        server.base + path,
+        method=method,
+        data=None if body is None else json.dumps(body).encode(),
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read() or b"null")

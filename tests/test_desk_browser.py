@@ -7,18 +7,14 @@ are refused. It also saves the desk's screenshots under docs/screenshots/.
 
 from __future__ import annotations
 
-import json
-import shutil
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import service_missing
 from desk_client import png_bytes
-from servers import Server, server_env
+from servers import Server, api, server_env
 
 from liveblog.accounts import create_token, create_user
 from liveblog.cli import upgrade_database
@@ -26,16 +22,6 @@ from liveblog.db import Database
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 VIEWPORT = {"width": 1280, "height": 900}
 USERS = (
@@ -43,21 +29,6 @@ USERS = (
     ("ada", "editor", "Ada Lestari"),
     ("bagus", "reporter", "Bagus Santoso"),
 )
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    """Debian's Chromium, or a skip (a failure in CI) saying why it is not there."""
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError as exc:
-        service_missing("Playwright", str(exc))
-    if not shutil.which(CHROMIUM):
-        service_missing("Chromium", f"{CHROMIUM} is not installed (apt-get install chromium)")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture(scope="module")
@@ -78,17 +49,6 @@ def desk_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Serv
         yield server, token
     finally:
         server.stop()
-
-
-def api(server: Server, token: str, method: str, path: str, body: Any = None) -> Any:
-    request = urllib.request.Request(
-        server.base + path,
-        method=method,
-        data=None if body is None else json.dumps(body).encode(),
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.loads(response.read() or b"null")
 
 
 def new_story(server: Server, token: str, title: str = "Banjir Jakarta") -> str:

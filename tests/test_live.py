@@ -8,7 +8,6 @@ import os
 import socket
 import threading
 import time
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,37 +15,9 @@ from typing import Any
 
 import pytest
 import websocket
-from servers import Reader, RedisProcess, Server, server_env, wait_until
-
-from liveblog.accounts import create_token, create_user
-from liveblog.cli import upgrade_database
-from liveblog.db import Database
+from servers import Reader, RedisProcess, Server, api, prepare, server_env, wait_until
 
 pytestmark = pytest.mark.slow
-
-
-def prepare(database_url: str) -> str:
-    """Migrate the database, add an editor and return the editor's API token."""
-    upgrade_database(database_url)
-    db = Database(database_url)
-    try:
-        name = f"ed{uuid.uuid4().hex[:6]}"
-        create_user(db, name, "editor", None, "Editor")
-        return create_token(db, name)
-    finally:
-        db.dispose()
-
-
-def api(server: Server, token: str, method: str, path: str, body: Any = None) -> Any:
-    """Call the write API of a running server."""
-    request = urllib.request.Request(
-        server.base + path,
-        method=method,
-        data=None if body is None else json.dumps(body).encode(),
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.loads(response.read() or b"null")
 
 
 def new_story(server: Server, token: str) -> str:
