@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import NamedTuple, Protocol
 
 Logged = tuple[int, str]
@@ -54,8 +54,19 @@ class EventSource(Protocol):
         """Return every event of the story with seq > after, ascending."""
 
 
+Writer = Callable[[bytes], int]
+"""Write bytes without blocking: return how many were taken, raise BlockingIOError if none."""
+
+
 class Subscription:
-    """One reader's bounded queue of frames, filled by the hub and drained by the reader."""
+    """One reader: frames are written straight to its connection while it keeps up, and queued
+    (boundedly) for its handler when it does not.
+
+    Whoever writes to the reader's connection holds `lock`. While the handler holds it (it is
+    replaying, or draining a backlog into a slow socket) frames queue up; once it has caught
+    up it sets `direct`, and the hub writes each frame through it at once, the way
+    `websockets.broadcast()` does, without waking the handler at all.
+    """
 
     def __init__(
         self, hub: Hub, slug: str, limit: int, wakeup: threading.Event | None = None
@@ -65,23 +76,61 @@ class Subscription:
         self.limit = limit
         self.overflowed = False
         self.closing = False
+        self.broken = False
+        self.lock = threading.Lock()
+        self.direct: Writer | None = None
+        self.pending = b""  # the unwritten tail of a frame the hub wrote directly
         self._frames: deque[Frame] = deque()
         self._ready = wakeup or threading.Event()
 
     def deliver(self, frames: Iterable[Frame]) -> None:
-        """Queue frames for this reader; past the limit, mark it overflowed instead."""
+        """Write frames through, or queue them; past the limit, mark the reader overflowed."""
+        queued = False
         for frame in frames:
+            if self._write_through(frame):
+                continue
             if len(self._frames) >= self.limit:
                 self.overflowed = True
+                queued = True
                 break
             self._frames.append(frame)
-        self._ready.set()
+            queued = True
+        if queued:
+            self._ready.set()
 
-    def wait(self, timeout: float) -> list[Frame]:
-        """Return the queued frames, waiting up to `timeout` seconds for the first."""
-        if not self._frames and not self.overflowed and not self.closing:
+    def _write_through(self, frame: Frame) -> bool:
+        """Try the direct path; return False when the frame must be queued instead."""
+        if self.direct is None or self._frames or self.pending:
+            return False
+        if not self.lock.acquire(blocking=False):
+            return False
+        try:
+            if self.direct is None or self._frames or self.pending:
+                return False
+            try:
+                written = self.direct(frame.wire)
+            except BlockingIOError:
+                return False
+            except OSError:
+                self.broken = True
+                self._ready.set()
+                return True
+            if written < len(frame.wire):
+                self.pending = frame.wire[written:]
+                self._ready.set()
+            return True
+        finally:
+            self.lock.release()
+
+    def wait(self, timeout: float) -> None:
+        """Wait up to `timeout` seconds until there is something for the handler to do."""
+        idle = not (self._frames or self.pending or self.overflowed or self.closing)
+        if idle and not self.broken:
             self._ready.wait(timeout)
         self._ready.clear()
+
+    def take(self) -> list[Frame]:
+        """Return and forget the queued frames (call it holding `lock`)."""
         out: list[Frame] = []
         while self._frames:
             out.append(self._frames.popleft())
@@ -93,6 +142,7 @@ class Subscription:
 
     def close(self) -> None:
         """Stop receiving frames."""
+        self.direct = None
         self.hub.unsubscribe(self)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from liveblog.hub import Frame, Hub, websocket_frame
+from liveblog.hub import Frame, Hub, Subscription, websocket_frame
 
 
 class FakeLog:
@@ -30,6 +30,13 @@ def seqs(frames: list[Frame]) -> list[int]:
     return [f.seq for f in frames]
 
 
+def drain(sub: Subscription) -> list[Frame]:
+    """Do what a reader's handler does: wait (not at all here), then take the queue."""
+    sub.wait(0)
+    with sub.lock:
+        return sub.take()
+
+
 def test_frames_reach_every_subscriber_in_order_once() -> None:
     log = FakeLog()
     hub = Hub(log)
@@ -37,9 +44,9 @@ def test_frames_reach_every_subscriber_in_order_once() -> None:
     for _ in range(3):
         hub.publish("s", *log.append("s"))
     hub.publish("s", 2, '{"seq":2}')  # a broker repeating itself
-    assert seqs(a.wait(0)) == [1, 2, 3]
-    assert seqs(b.wait(0)) == [1, 2, 3]
-    assert a.wait(0) == []
+    assert seqs(drain(a)) == [1, 2, 3]
+    assert seqs(drain(b)) == [1, 2, 3]
+    assert drain(a) == []
     assert log.reads == 0
 
 
@@ -51,7 +58,7 @@ def test_a_gap_is_filled_from_the_log_before_delivery() -> None:
     log.append("s")  # seq 2 never reaches the hub
     hub.publish("s", 1, log.events["s"][0][1])
     hub.publish("s", *log.append("s"))
-    assert seqs(sub.wait(0)) == [1, 2, 3]
+    assert seqs(drain(sub)) == [1, 2, 3]
     assert log.reads == 1
 
 
@@ -62,9 +69,9 @@ def test_resync_delivers_what_the_broker_lost() -> None:
     log.append("s")
     log.append("s")
     hub.resync()
-    assert seqs(sub.wait(0)) == [1, 2]
+    assert seqs(drain(sub)) == [1, 2]
     hub.resync()
-    assert sub.wait(0) == []
+    assert drain(sub) == []
 
 
 def test_subscribing_starts_after_the_log_as_it_stands() -> None:
@@ -73,7 +80,7 @@ def test_subscribing_starts_after_the_log_as_it_stands() -> None:
     hub = Hub(log)
     sub = hub.subscribe("s")
     hub.publish("s", 1, log.events["s"][0][1])  # already in the log: the reader replays it
-    assert sub.wait(0) == []
+    assert drain(sub) == []
 
 
 def test_a_full_queue_marks_the_reader_overflowed_and_spares_the_others() -> None:
@@ -82,10 +89,10 @@ def test_a_full_queue_marks_the_reader_overflowed_and_spares_the_others() -> Non
     slow, fast = hub.subscribe("s"), hub.subscribe("s")
     for _ in range(3):
         hub.publish("s", *log.append("s"))
-        assert len(fast.wait(0)) == 1
+        assert len(drain(fast)) == 1
     assert slow.overflowed
     assert not fast.overflowed
-    assert seqs(slow.wait(0)) == [1, 2]
+    assert seqs(drain(slow)) == [1, 2]
 
 
 def test_other_stories_and_departed_readers_get_nothing() -> None:
@@ -95,13 +102,13 @@ def test_other_stories_and_departed_readers_get_nothing() -> None:
     log.events["t"] = []
     other = hub.subscribe("t")
     hub.publish("s", *log.append("s"))
-    assert other.wait(0) == []
-    assert seqs(sub.wait(0)) == [1]
+    assert drain(other) == []
+    assert seqs(drain(sub)) == [1]
     sub.close()
     assert hub.readers("s") == 0
     assert hub.readers() == 1
     hub.publish("s", *log.append("s"))
-    assert sub.wait(0) == []
+    assert drain(sub) == []
 
 
 def test_close_all_wakes_every_reader() -> None:
@@ -109,7 +116,7 @@ def test_close_all_wakes_every_reader() -> None:
     subs = [hub.subscribe("s") for _ in range(3)]
     hub.close_all()
     assert all(s.closing for s in subs)
-    assert all(s.wait(5) == [] for s in subs)  # returns at once, not after 5 s
+    assert all(drain(s) == [] for s in subs)
     assert hub.subscribe("s").closing  # latecomers during shutdown are sent away too
 
 
@@ -122,3 +129,70 @@ def test_websocket_frame_headers() -> None:
     assert large[:2] == b"\x81\x7f"
     assert int.from_bytes(large[2:10], "big") == 70000
     assert Frame.of(7, "é").wire == b"\x81\x02\xc3\xa9"
+
+
+class Socket:
+    """A reader's connection that takes `room` bytes, then would block."""
+
+    def __init__(self, room: int) -> None:
+        self.room = room
+        self.data = bytearray()
+
+    def send(self, data: bytes) -> int:
+        if self.room <= 0:
+            raise BlockingIOError
+        taken = data[: self.room]
+        self.room -= len(taken)
+        self.data += taken
+        return len(taken)
+
+
+def test_an_idle_reader_gets_frames_written_straight_through() -> None:
+    log = FakeLog()
+    hub = Hub(log)
+    sub = hub.subscribe("s")
+    sock = Socket(room=1 << 20)
+    sub.direct = sock.send
+    for _ in range(3):
+        hub.publish("s", *log.append("s"))
+    assert drain(sub) == []
+    assert bytes(sock.data) == b"".join(Frame.of(n, f'{{"seq":{n}}}').wire for n in (1, 2, 3))
+
+
+def test_a_full_socket_keeps_the_tail_then_queues_in_order() -> None:
+    log = FakeLog()
+    hub = Hub(log)
+    sub = hub.subscribe("s")
+    first = Frame.of(1, '{"seq":1}')
+    sock = Socket(room=5)
+    sub.direct = sock.send
+    for _ in range(3):
+        hub.publish("s", *log.append("s"))
+    assert bytes(sock.data) == first.wire[:5]
+    assert sub.pending == first.wire[5:]
+    assert seqs(drain(sub)) == [2, 3]  # the handler sends the tail, then these, in order
+
+
+def test_a_reader_busy_writing_gets_frames_queued_not_interleaved() -> None:
+    log = FakeLog()
+    hub = Hub(log)
+    sub = hub.subscribe("s")
+    sock = Socket(room=1 << 20)
+    sub.direct = sock.send
+    with sub.lock:  # the handler is in the middle of a write
+        hub.publish("s", *log.append("s"))
+    assert sock.data == bytearray()
+    assert seqs(drain(sub)) == [1]
+
+
+def test_a_broken_connection_is_reported_to_its_handler() -> None:
+    log = FakeLog()
+    hub = Hub(log)
+    sub = hub.subscribe("s")
+
+    def broken(data: bytes) -> int:
+        raise BrokenPipeError
+
+    sub.direct = broken
+    hub.publish("s", *log.append("s"))
+    assert sub.broken

@@ -18,7 +18,7 @@ from flask import Blueprint, current_app, request
 from flask_sock import ConnectionClosed, Sock
 
 from ..errors import N_, NotFound
-from ..hub import Frame
+from ..hub import Frame, Subscription
 from ..payloads import dumps
 from ..queries import event_frames, story_by_slug
 from ..runtime import runtime
@@ -80,15 +80,17 @@ def live(ws: Any, slug: str) -> None:
         out = ws.sock.dup()
         out.settimeout(current_app.config["LIVEBLOG_SEND_TIMEOUT"])
         try:
-            sent = after
-            for seq, text in replay:
-                if seq > sent:
-                    out.sendall(Frame.of(seq, text).wire)
-                    sent = seq
-            _stream(ws, out, sub, sent, ping_seconds)
+            with sub.lock:
+                sent = _send_new(out, after, replay)
+                # Caught up: from now on the hub writes frames straight to this socket.
+                raw = getattr(out, "_sock", out)  # gevent's socket wraps a non-blocking one
+                sub.direct = lambda data: raw.send(data, socket.MSG_DONTWAIT)
+                _send_new(out, sent, [(f.seq, f.wire) for f in sub.take()])
+            _stream(ws, out, sub, ping_seconds)
         except TimeoutError:
             _hang_up(ws)
         finally:
+            sub.direct = None
             out.close()
     except (ConnectionClosed, OSError):
         pass
@@ -110,26 +112,42 @@ def _hang_up(ws: Any) -> None:
         ws.sock.shutdown(socket.SHUT_RDWR)
 
 
-def _stream(ws: Any, out: Any, sub: Any, sent: int, ping_seconds: float) -> None:
-    """Send live frames in order until the reader goes away or falls too far behind."""
+def _send_new(out: Any, sent: int, frames: list[tuple[int, Any]]) -> int:
+    """Send the frames newer than `sent` (text or wire bytes) in order; return the last seq."""
+    for seq, data in frames:
+        if seq > sent:
+            out.sendall(data if isinstance(data, bytes) else Frame.of(seq, data).wire)
+            sent = seq
+    return sent
+
+
+def _stream(ws: Any, out: Any, sub: Subscription, ping_seconds: float) -> None:
+    """Finish what the hub could not write at once, ping, and hang up when told to."""
     next_ping = time.monotonic() + ping_seconds
     while ws.connected:
-        frames: list[Frame] = sub.wait(timeout=max(0.0, next_ping - time.monotonic()))
+        sub.wait(timeout=max(0.0, next_ping - time.monotonic()))
         ws.input_buffer.clear()  # readers have nothing to say; don't let it pile up
-        if sub.overflowed:
-            _close(ws, out, CLOSE_RESUME, f"too slow: reconnect with after={sent}")
-            return
-        if sub.closing:
-            _close(ws, out, CLOSE_GOING_AWAY, f"server restarting: reconnect with after={sent}")
-            return
-        for frame in frames:
-            if frame.seq > sent:
-                out.sendall(frame.wire)
-                sent = frame.seq
-        if time.monotonic() >= next_ping:
-            if not ws.pong_received:
-                _close(ws, out, 1011, "ping timeout")
+        with sub.lock:
+            if sub.broken:
+                _hang_up(ws)
                 return
-            ws.pong_received = False
-            out.sendall(PING)
-            next_ping = time.monotonic() + ping_seconds
+            if sub.pending:
+                out.sendall(sub.pending)
+                sub.pending = b""
+            for frame in sub.take():
+                out.sendall(frame.wire)
+            if sub.overflowed:
+                _close(ws, out, CLOSE_RESUME, "too slow: reconnect with after=<last seq>")
+                return
+            if sub.closing:
+                _close(
+                    ws, out, CLOSE_GOING_AWAY, "server stopping: reconnect with after=<last seq>"
+                )
+                return
+            if time.monotonic() >= next_ping:
+                if not ws.pong_received:
+                    _close(ws, out, 1011, "ping timeout")
+                    return
+                ws.pong_received = False
+                out.sendall(PING)
+                next_ping = time.monotonic() + ping_seconds
