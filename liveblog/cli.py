@@ -130,6 +130,7 @@ def serve_command(host: str, port: int, workers: int, connections: int) -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     runtime().db.dispose()
+    os.environ.setdefault("GEVENT_TRACK_GREENLET_TREE", "0")  # saves ~2.5 KiB per reader
     os.execv(sys.executable, argv)  # noqa: S606 - replace this process with the server
 
 

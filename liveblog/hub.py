@@ -183,6 +183,11 @@ class Hub:
                 del self._subs[sub.slug]
                 self._last.pop(sub.slug, None)
 
+    def last_seq(self, slug: str) -> int | None:
+        """Return the last seq delivered to the story's readers here (None: no readers)."""
+        with self._lock:
+            return self._last.get(slug)
+
     def readers(self, slug: str | None = None) -> int:
         """Count the readers connected to this process (for one story, or all)."""
         with self._lock:

@@ -2,14 +2,17 @@
 
 The handler subscribes to the hub first, then replays `seq > after` from the log in one
 short read session, then drains live frames, skipping any seq already sent, so nothing
-falls between replay and live. It never holds a database session while it waits. It is
-the only writer on its socket: it sends pre-encoded frames and its own pings, and leaves
-reading (pongs, close) to simple-websocket's reader thread.
+falls between replay and live. It never holds a database session while it waits.
+Once caught up, it hands the hub a non-blocking writer so each new frame goes straight to
+the socket; the handler only finishes writes the socket could not take at once, pings,
+and hangs up. Whoever writes holds the subscription's lock, so frames never interleave.
+Reading (pongs, close) stays with simple-websocket's reader thread.
 """
 
 from __future__ import annotations
 
 import contextlib
+import select
 import socket
 import time
 from typing import Any
@@ -39,9 +42,11 @@ CLOSE_GOING_AWAY = 1001  # the server is stopping: reconnect (elsewhere) with af
 def _refuse_unknown_story() -> None:
     """Answer 404 before the upgrade when the story does not exist; disable compression."""
     slug = (request.view_args or {}).get("slug", "")
-    with runtime().db.read() as session:
-        if story_by_slug(session, slug) is None:
-            raise NotFound(N_("No story with the slug '%(slug)s'."), slug=slug)
+    rt = runtime()
+    if rt.hub.last_seq(slug) is None:  # readers here already: the story exists
+        with rt.db.read() as session:
+            if story_by_slug(session, slug) is None:
+                raise NotFound(N_("No story with the slug '%(slug)s'."), slug=slug)
     # One frame is encoded once for every reader, so per-connection deflate is off.
     request.environ.pop("HTTP_SEC_WEBSOCKET_EXTENSIONS", None)
 
@@ -64,38 +69,77 @@ def live(ws: Any, slug: str) -> None:
     rt.broker.start()
     sub = rt.hub.subscribe(slug, wakeup=ws.event)
     try:
-        with rt.db.read() as session:
-            story = story_by_slug(session, slug)
-            last_seq = story.last_seq if story else 0
-            too_far = story is None or after > last_seq or last_seq - after > REPLAY_LIMIT
-            replay = [] if too_far else event_frames(session, story.id, after)  # type: ignore[union-attr]
+        last_seq, too_far, replay = _replay(rt, slug, after)
         if too_far:
             ws.send(dumps({"type": "reset", "last_seq": last_seq}))
             ws.close(CLOSE_RESET, "reload the story")
             return
         ws.send(dumps({"type": "hello", "last_seq": last_seq}))
-        # Writes go through a duplicate of the socket with a timeout, so a reader that
-        # stops reading is dropped after `send_timeout` without disturbing the reads
-        # (pongs, close) that simple-websocket's thread does on the original.
-        out = ws.sock.dup()
-        out.settimeout(current_app.config["LIVEBLOG_SEND_TIMEOUT"])
+        # Writes carry a deadline, so a reader that stops reading is dropped after
+        # `send_timeout`; reads (pongs, close) stay with simple-websocket's thread.
+        out = TimedWriter(ws.sock, current_app.config["LIVEBLOG_SEND_TIMEOUT"])
         try:
             with sub.lock:
                 sent = _send_new(out, after, replay)
                 # Caught up: from now on the hub writes frames straight to this socket.
-                raw = getattr(out, "_sock", out)  # gevent's socket wraps a non-blocking one
-                sub.direct = lambda data: raw.send(data, socket.MSG_DONTWAIT)
+                sub.direct = out.send_now
                 _send_new(out, sent, [(f.seq, f.wire) for f in sub.take()])
             _stream(ws, out, sub, ping_seconds)
         except TimeoutError:
             _hang_up(ws)
         finally:
             sub.direct = None
-            out.close()
     except (ConnectionClosed, OSError):
         pass
     finally:
         sub.close()
+
+
+class TimedWriter:
+    """Write to a reader's socket without blocking the worker, within a deadline."""
+
+    def __init__(self, sock: Any, timeout: float) -> None:
+        self.sock = getattr(sock, "_sock", sock)  # gevent's socket wraps the OS socket
+        self.timeout = timeout
+
+    def send_now(self, data: bytes) -> int:
+        """Write what the socket takes at once; BlockingIOError if it takes nothing."""
+        sent: int = self.sock.send(data, socket.MSG_DONTWAIT)
+        return sent
+
+    def sendall(self, data: bytes) -> None:
+        """Write everything, waiting (cooperatively) for room; TimeoutError past the deadline."""
+        view = memoryview(data)
+        deadline = time.monotonic() + self.timeout
+        while view:
+            try:
+                view = view[self.send_now(view) :]  # type: ignore[arg-type]
+            except BlockingIOError:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError from None
+                poller = select.poll()
+                poller.register(self.sock, select.POLLOUT)
+                poller.poll(remaining * 1000)
+
+
+def _replay(rt: Any, slug: str, after: int) -> tuple[int, bool, list[tuple[int, str]]]:
+    """Return (last seq, too far to replay?, events after `after`) in one short session.
+
+    A reader already as far as this process's hub needs no database work at all: the
+    hub has subscribed it, so anything newer reaches it live.
+    """
+    known = rt.hub.last_seq(slug)
+    if known is not None and after == known:
+        return known, False, []
+    with rt.db.read() as session:
+        story = story_by_slug(session, slug)
+        if story is None:
+            return 0, True, []
+        last_seq = story.last_seq
+        if after > last_seq or last_seq - after > REPLAY_LIMIT:
+            return last_seq, True, []
+        return last_seq, False, event_frames(session, story.id, after)
 
 
 def _close(ws: Any, out: Any, code: int, reason: str) -> None:
