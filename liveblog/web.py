@@ -59,7 +59,8 @@ def _wants_json() -> bool:
     )
 
 
-def _translate(error: LiveblogError) -> str:
+def describe(error: LiveblogError) -> str:
+    """Return a domain error's message in the request's language."""
     message: str = gettext(error.message)
     return message % error.params if error.params else message
 
@@ -70,8 +71,8 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(LiveblogError)
     def _domain(error: LiveblogError) -> Response | tuple[str, int]:
         if _wants_json():
-            return json_error(error.status, error.code, _translate(error), **error.details)
-        return render_template("error.html", message=_translate(error)), error.status
+            return json_error(error.status, error.code, describe(error), **error.details)
+        return render_template("error.html", message=describe(error)), error.status
 
     @app.errorhandler(HTTPException)
     def _http(error: HTTPException) -> Response:

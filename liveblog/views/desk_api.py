@@ -23,9 +23,9 @@ from ..queries import posts_page, story_by_slug
 from ..runtime import runtime
 from ..sanitize import MAX_BODY_CHARS, clean_html
 from ..uploads import MAX_UPLOAD_BYTES, store, upload_dir
-from ..web import HTTP_CODES, json_error
+from ..web import HTTP_CODES, describe, json_error
 from .api import json_body, story_json
-from .editor import describe, user
+from .editor import user
 from .editor_auth import current_user, refuse_foreign_origin
 
 log = logging.getLogger(__name__)

@@ -29,6 +29,7 @@ from ..i18n import LOCALE_COOKIE, LOCALES, VERIFICATION_LABELS
 from ..models import Story, StoryStatus, Verification, utcnow
 from ..queries import all_stories, story_by_slug
 from ..runtime import runtime
+from ..web import describe
 from .desk_text import ROLE_LABELS, desk_messages
 from .editor_auth import DeskUser, current_user, locale, refuse_foreign_origin
 
@@ -51,12 +52,6 @@ COMMON_ZONES = (
     "America/Los_Angeles",
     "UTC",
 )
-
-
-def describe(error: LiveblogError) -> str:
-    """Return a domain error's message in the request's language."""
-    message: str = gettext(error.message)
-    return message % error.params if error.params else message
 
 
 def user() -> DeskUser:
