@@ -22,7 +22,7 @@ def feed_etag(story: Story, page_key: str) -> str:
 
 def feed_item(post: Post, home_url: str) -> dict[str, Any]:
     """Return one feed item for a post."""
-    summary = plain_text(post.body)
+    summary = plain_text(post.body, sanitized=True)
     return {
         "id": post.id,
         "url": f"{home_url}#post-{post.id}",

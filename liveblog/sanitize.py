@@ -280,9 +280,13 @@ class _TextExtractor(HTMLParser):
         self.parts.append(data)
 
 
-def plain_text(html: str) -> str:
-    """Return the collapsed plain-text content of ``html`` after sanitizing it."""
-    cleaned = clean_html(html)
+def plain_text(html: str, *, sanitized: bool = False) -> str:
+    """Return the collapsed plain-text content of ``html``.
+
+    Untrusted input is sanitized first; pass ``sanitized=True`` for a stored post body,
+    which was cleaned on write, to skip the second (costly) pass on the read path.
+    """
+    cleaned = html if sanitized else clean_html(html)
     if not cleaned:
         return ""
     extractor = _TextExtractor()

@@ -611,3 +611,10 @@ def test_plain_text_keeps_link_text_and_non_ascii() -> None:
 def test_plain_text_of_empty_input() -> None:
     assert plain_text("") == ""
     assert plain_text("  <p> </p> ") == ""
+
+
+def test_plain_text_of_a_stored_body_skips_the_second_clean() -> None:
+    stored = clean_html("<p>Siaran <strong>tersendat</strong> &amp; molor</p><p>lagi</p>")
+    assert (
+        plain_text(stored, sanitized=True) == plain_text(stored) == "Siaran tersendat & molor lagi"
+    )

@@ -215,7 +215,7 @@ def json_ld(story: Story, posts: list[Post], url: str) -> dict[str, Any]:
     if story.status is StoryStatus.ENDED and story.ended_at:
         data["coverageEndTime"] = rfc3339(story.ended_at)
     for post in posts:
-        text = plain_text(post.body)
+        text = plain_text(post.body, sanitized=True)
         update: dict[str, Any] = {
             "@type": "BlogPosting",
             "headline": text[:107] + "…" if len(text) > 110 else text,
