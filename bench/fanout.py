@@ -15,6 +15,10 @@ the server core, with a lean asyncio reader fleet pinned to the other core:
 
 Outputs under --out: results.json, results.md (one table line per server), latency.png.
 
+--lean swaps in a cheaper reader for servers faster than the default client: after the hello
+its sockets are read through one epoll and only frame headers are parsed (the n-th text
+frame is update n; only the last one is decoded to check its seq and marker).
+
     .venv/bin/python bench/fanout.py --readers 5000 --updates 20 --interval 0.3 \\
         --out bench/results/2026-11-25-N5000
 
@@ -33,6 +37,7 @@ import os
 import platform
 import resource
 import secrets
+import select
 import shutil
 import signal
 import socket
@@ -635,12 +640,130 @@ class Reader(asyncio.Protocol):
         self.transport.abort()
 
 
+class LeanReader(Reader):
+    """--lean: a reader that, after its hello, counts frames without decoding them.
+
+    It parses only frame headers (opcode, length; servers never mask) in each recv buffer
+    and keeps, per buffer, (text frames so far, receipt time): the server sends the events
+    in seq order exactly once, so the n-th text frame after the hello is update n and every
+    frame completed in one buffer was received at that buffer's time. The count must equal
+    the number of updates (fewer: missed, more: duplicated); only the frame that completes
+    the count is decoded, to check its seq and marker.
+    """
+
+    __slots__ = ("marks", "n", "sock")
+
+    def __init__(self, fleet: Fleet, ready: asyncio.Future[float]) -> None:
+        super().__init__(fleet, ready)
+        self.n = 0
+        self.marks: list[tuple[int, float]] = []
+        self.sock: socket.socket | None = None  # read directly by Fleet.drain when raw
+
+    def data_received(self, data: bytes) -> None:
+        if not self.ready.done():  # handshake and hello: the full parser
+            Reader.data_received(self, data)
+            return
+        self.feed(data, len(data), time.monotonic())
+
+    def feed(self, data: bytes | bytearray, end: int, now: float) -> None:
+        """Count the frames in data[:end], received at `now` (the tail waits in self.buf)."""
+        buf = self.buf
+        if buf:
+            buf += data[:end]
+            view: bytes | bytearray = buf
+            end = len(buf)
+        else:
+            view = data
+        pos, k, last, last_end = 0, 0, 0, 0
+        while end - pos >= 2:
+            b1 = view[pos + 1]
+            size = b1 & 0x7F
+            head = 2
+            if size == 126:
+                if end - pos < 4:
+                    break
+                size = (view[pos + 2] << 8) | view[pos + 3]
+                head = 4
+            elif size == 127:
+                if end - pos < 10:
+                    break
+                size = int.from_bytes(view[pos + 2 : pos + 10], "big")
+                head = 10
+            if b1 & 0x80:
+                head += 4
+            stop = pos + head + size
+            if stop > end:
+                break
+            opcode = view[pos] & 0x0F
+            if opcode == 0x1:
+                k += 1
+                last, last_end = pos + head, stop
+            elif opcode == 0x9:
+                payload = bytes(view[pos + head : stop])
+                self.transport.write(  # type: ignore[union-attr]
+                    bytes((0x8A, 0x80 | len(payload))) + PONG_MASK + payload
+                )
+            elif opcode == 0x8:
+                payload = bytes(view[pos + head : stop])
+                code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else 1005
+                self.fleet.closes[code] += 1
+                self.transport.close()  # type: ignore[union-attr]
+                return
+            pos = stop
+        if k:
+            fleet = self.fleet
+            before = self.n
+            n = self.n = before + k
+            self.marks.append((n, now))
+            owed = fleet.lean_updates - before
+            if owed > 0:
+                fleet.remaining -= k if k < owed else owed
+                fleet.lean_got += k if k < owed else owed
+                if fleet.remaining <= 0:
+                    fleet.done.set()
+            if n == fleet.lean_updates:
+                self._check_last(bytes(view[last:last_end]))
+        if view is buf:
+            del buf[:pos]
+        elif pos < end:
+            buf += data[pos:end]
+
+    def _check_last(self, payload: bytes) -> None:
+        """Decode the frame that completes the count: it must be the last update."""
+        fleet = self.fleet
+        if fleet.frame_bytes is None:
+            fleet.frame_bytes = len(payload)
+        at = payload.find(b'"seq":')
+        digits = payload[at + 6 : at + 30].lstrip(b" ")
+        digits = digits[: len(digits) - len(digits.lstrip(b"0123456789"))]
+        seq = fleet.lean_last_seq
+        if at < 0 or digits != b"%d" % seq or b"bm:%d:" % seq not in payload:
+            fleet.corrupt += 1
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        if not self.ready.done():
+            self.ready.set_exception(ConnectionError(f"closed before hello: {exc}"))
+            return
+        fleet = self.fleet
+        fleet.lost += 1
+        owed = fleet.lean_updates - self.n
+        if owed > 0:
+            fleet.remaining -= owed
+            if fleet.remaining <= 0:
+                fleet.done.set()
+
+
 class Fleet:
     """N readers of one target and what they received."""
 
-    def __init__(self, target: Target, sources: list[str]) -> None:
+    def __init__(self, target: Target, sources: list[str], lean: bool = False) -> None:
         self.target = target
         self.sources = sources
+        self.lean = lean
+        self.lean_updates = 0  # --lean: updates each reader is owed, the last one's seq
+        self.lean_last_seq = 0
+        self.lean_got = 0
         self.upgrade = (
             f"GET {target.path}?after={target.first_seq - 1} HTTP/1.1\r\n"
             f"Host: {target.host}:{target.port}\r\nUpgrade: websocket\r\n"
@@ -673,7 +796,9 @@ class Fleet:
                 sock.setblocking(False)
                 await loop.sock_connect(sock, (self.target.host, self.target.port))
                 ready: asyncio.Future[float] = loop.create_future()
-                reader = Reader(self, ready)
+                reader = (LeanReader if self.lean else Reader)(self, ready)
+                if isinstance(reader, LeanReader):
+                    reader.sock = sock
                 await loop.create_connection(lambda: reader, sock=sock)  # type: ignore[arg-type,return-value]
                 at = await ready
             self.readers.append(reader)
@@ -692,6 +817,55 @@ class Fleet:
             reader.abort()
         else:
             sock.close()
+
+    def go_raw(self) -> None:
+        """--lean: take the readers' sockets off the event loop and watch them with one
+        epoll of our own, drained by a single loop callback: one callback per batch of ready
+        sockets, each read with recv_into() into one shared buffer, instead of a callback,
+        a fresh bytes object and a data_received() per socket."""
+        self.epoll = select.epoll()
+        self.raw: dict[int, LeanReader] = {}
+        self.rbuf = bytearray(1 << 18)
+        for reader in self.readers:
+            if not isinstance(reader, LeanReader) or reader.sock is None or reader.closed:
+                continue
+            reader.transport.pause_reading()  # type: ignore[union-attr]
+            fd = reader.sock.fileno()
+            self.raw[fd] = reader
+            self.epoll.register(fd, select.EPOLLIN)
+        asyncio.get_running_loop().add_reader(self.epoll.fileno(), self.drain)
+
+    def drain(self) -> None:
+        """Read every ready socket once (level-triggered: what is left comes back)."""
+        rbuf, raw, clock = self.rbuf, self.raw, time.monotonic
+        for fd, _ in self.epoll.poll(0):
+            reader = raw.get(fd)
+            if reader is None:
+                continue
+            try:
+                n = reader.sock.recv_into(rbuf)  # type: ignore[union-attr]
+            except BlockingIOError:
+                continue
+            except OSError:
+                n = 0
+            if n and not reader.transport.is_closing():  # type: ignore[union-attr]
+                reader.feed(rbuf, n, clock())
+            else:  # EOF or error: give it back to asyncio, which reports the loss
+                del raw[fd]
+                self.epoll.unregister(fd)
+                if n == 0 and not reader.transport.is_closing():  # type: ignore[union-attr]
+                    reader.transport.resume_reading()  # type: ignore[union-attr]
+
+    def stop_raw(self) -> None:
+        """Stop the epoll drain (the readers stay paused until they are aborted)."""
+        epoll = getattr(self, "epoll", None)
+        if epoll is not None and not epoll.closed:
+            asyncio.get_running_loop().remove_reader(epoll.fileno())
+            epoll.close()
+
+    def delivered(self) -> int:
+        """Return the deliveries counted so far."""
+        return self.lean_got if self.lean else sum(self.counts.values())
 
     def close_all(self) -> None:
         """Abort every reader's connection."""
@@ -746,7 +920,8 @@ async def measure(target: Target, args: argparse.Namespace, deadline: float) -> 
         result["publish_cpu_ms_no_readers"] = round(
             cpu_delta(before, target.server.cpu()) / (args.warmup - 1) * 1000, 2
         )
-    fleet = Fleet(target, [f"127.0.0.{2 + i}" for i in range(args.sources)])
+    sources = [f"127.0.0.{2 + i}" for i in range(args.sources)]
+    fleet = Fleet(target, sources, lean=args.lean)
     await asyncio.sleep(0.5)
     result["rss_base_mib"] = round(target.server.rss_kib() / 1024, 1)
 
@@ -804,6 +979,7 @@ async def measure(target: Target, args: argparse.Namespace, deadline: float) -> 
     dropped_before = sum(r.closed for r in alive)
     seqs = list(range(target.first_seq, target.first_seq + args.updates))
     fleet.expected = set(seqs)
+    fleet.lean_updates, fleet.lean_last_seq = len(seqs), seqs[-1] if seqs else 0
     fleet_total = len(alive) * len(seqs)
     fleet.remaining = fleet_total - dropped_before * len(seqs)
     if fleet.remaining <= 0:
@@ -811,8 +987,11 @@ async def measure(target: Target, args: argparse.Namespace, deadline: float) -> 
     published: dict[int, float] = {}
     acked: dict[int, float] = {}
     statuses: dict[int, int] = {}
+    if args.lean:
+        fleet.go_raw()
     gc.disable()
     client_cpu0 = time.process_time()
+    client_times0 = os.times()
     cpu2 = target.server.cpu()
     busy2 = cpu_busy()
     start = time.monotonic()
@@ -830,7 +1009,7 @@ async def measure(target: Target, args: argparse.Namespace, deadline: float) -> 
             except (TimeoutError, OSError) as exc:
                 statuses[seq] = -1  # counted under publish_statuses; its deliveries are missed
                 log(f"[{target.name}] publish {seq} failed: {exc!r}")
-            got = sum(fleet.counts.values())
+            got = fleet.delivered()
             progress.show(f"published {k + 1}/{len(seqs)}, deliveries {got}/{fleet_total}")
         wait = min(args.update_timeout, max(0.0, deadline - time.monotonic()))
         with contextlib.suppress(TimeoutError):
@@ -840,10 +1019,12 @@ async def measure(target: Target, args: argparse.Namespace, deadline: float) -> 
         server_cpu = cpu_delta(cpu2, cpu3)
         busy3 = cpu_busy()
         client_cpu = time.process_time() - client_cpu0
+        client_times = os.times()
     finally:
+        fleet.stop_raw()
         gc.enable()
         gc.unfreeze()
-    progress.end(f"published {len(published)}, deliveries {sum(fleet.counts.values())}")
+    progress.end(f"published {len(published)}, deliveries {fleet.delivered()}")
 
     # 4. Tally.
     latencies: list[float] = []
@@ -851,6 +1032,18 @@ async def measure(target: Target, args: argparse.Namespace, deadline: float) -> 
     missed = duplicated = 0
     per_update: dict[int, list[float]] = {seq: [] for seq in seqs}
     for reader in alive:
+        if isinstance(reader, LeanReader):  # the n-th frame is update n, at its buffer's time
+            missed += max(0, len(seqs) - reader.n)
+            duplicated += max(0, reader.n - len(seqs))
+            done = 0
+            for upto, at in reader.marks:
+                for seq in seqs[done : min(upto, len(seqs))]:
+                    lat = at - published[seq]
+                    latencies.append(lat)
+                    per_update[seq].append(lat)
+                    last_receipt = max(last_receipt, at)
+                done = upto
+            continue
         duplicated += reader.dups
         for seq in seqs:
             at = reader.got.get(seq)
@@ -932,6 +1125,9 @@ async def measure(target: Target, args: argparse.Namespace, deadline: float) -> 
         deliveries_per_server_cpu_s=round(deliveries / server_cpu) if server_cpu else None,
         client_cpu_s=round(client_cpu, 3),
         client_cpu_per_delivery_us=round(client_cpu / deliveries * 1e6, 2) if deliveries else None,
+        client_cpu_user_s=round(client_times.user - client_times0.user, 3),
+        client_cpu_system_s=round(client_times.system - client_times0.system, 3),
+        client="lean" if args.lean else "full",
         latency_quantiles_ms=[_ms(percentile(latencies, q / 10)) for q in range(1, 1001)]
         if latencies
         else [],
@@ -1214,6 +1410,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--no-pin", action="store_true", help="pin nothing")
     parser.add_argument("--sources", type=int, default=0, help="client source IPs (0: auto)")
     parser.add_argument("--warmup", type=int, default=3, help="updates before the readers")
+    parser.add_argument(
+        "--lean",
+        action="store_true",
+        help="readers count frames from their headers (n-th frame = update n) and decode "
+        "only the last: a cheaper client, for measuring servers faster than the default one",
+    )
     parser.add_argument("--settle", type=float, default=2.0, help="idle seconds after connect")
     parser.add_argument("--body-bytes", type=int, default=280, help="liveblog post body size")
     parser.add_argument(
