@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, request
+from flask import Config, Flask, request
 from flask_babel import Babel
 from flask_wtf.csrf import CSRFProtect
 
@@ -30,11 +30,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         instance_path=str(instance) if instance else None,
         instance_relative_config=True,
     )
-    file_values: dict[str, Any] = {}
-    cfg_file = Path(app.instance_path) / "liveblog.cfg"
-    if cfg_file.exists():
-        app.config.from_pyfile(str(cfg_file))
-        file_values = dict(app.config)
+    # Read the instance file on its own, so Flask's defaults don't pass for its values.
+    file_values = Config(app.instance_path)
+    file_values.from_pyfile("liveblog.cfg", silent=True)
     app.config.update(load_config(Path(app.instance_path), file_values, config))
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(ROOT / "translations"))
     app.config.setdefault("BABEL_DEFAULT_LOCALE", "en")

@@ -40,6 +40,7 @@ def test_environment_beats_the_instance_file(
     app = create_app({"INSTANCE_PATH": str(instance)})
     assert app.config["SECRET_KEY"] == "from-file"
     assert app.config["LIVEBLOG_FEED_PAGE_SIZE"] == 7
+    assert app.config["MAX_CONTENT_LENGTH"] == 256 * 1024  # Flask's own defaults stay out
     assert app.config["LIVEBLOG_DATABASE_URL"] == f"sqlite:///{tmp_path / 'env.db'}"
     monkeypatch.setenv("LIVEBLOG_SECRET_KEY", "from-env")
     assert create_app({"INSTANCE_PATH": str(instance)}).config["SECRET_KEY"] == "from-env"
