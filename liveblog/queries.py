@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from .db import Database
+from .errors import N_, NotFound
 from .hub import Logged
 from .models import Event, Post, Story, StoryStatus
 
@@ -16,6 +17,14 @@ from .models import Event, Post, Story, StoryStatus
 def story_by_slug(session: Session, slug: str) -> Story | None:
     """Return the story with this slug, if any."""
     return session.scalar(select(Story).where(Story.slug == slug))
+
+
+def require_story(session: Session, slug: str) -> Story:
+    """Return the story with this slug, or raise NotFound."""
+    story = story_by_slug(session, slug)
+    if story is None:
+        raise NotFound(N_("No story with the slug '%(slug)s'."), slug=slug)
+    return story
 
 
 def all_stories(session: Session) -> list[Story]:

@@ -8,10 +8,10 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request, url_for
 
 from ..accounts import actor_of, user_for_token
-from ..errors import N_, BadRequest, NotFound, Unauthorized
+from ..errors import N_, BadRequest, Unauthorized
 from ..models import Story
 from ..payloads import story_payload
-from ..queries import event_frames, story_by_slug
+from ..queries import event_frames, require_story
 from ..runtime import runtime
 from ..service import Actor
 from ..web import int_arg
@@ -72,9 +72,7 @@ def get_story(slug: str) -> Response:
     if request.headers.get("Authorization"):
         authenticate()
     with runtime().db.read() as session:
-        story = story_by_slug(session, slug)
-        if story is None:
-            raise NotFound(N_("No story with the slug '%(slug)s'."), slug=slug)
+        story = require_story(session, slug)
         return jsonify(story_json(story))
 
 
@@ -114,9 +112,7 @@ def events(slug: str) -> Response:
     after = int_arg("after", 0, 0, 2**31)
     limit = int_arg("limit", 100, 1, MAX_EVENTS_PAGE)
     with runtime().db.read() as session:
-        story = story_by_slug(session, slug)
-        if story is None:
-            raise NotFound(N_("No story with the slug '%(slug)s'."), slug=slug)
+        story = require_story(session, slug)
         frames = event_frames(session, story.id, after, limit)
         last_seq = max(story.last_seq, frames[-1][0] if frames else 0)
     # The stored frames are already JSON: join them instead of decoding and re-encoding.

@@ -17,9 +17,9 @@ from sqlalchemy.orm import selectinload
 from werkzeug.exceptions import HTTPException
 
 from ..errors import N_, BadRequest, Invalid, LiveblogError, NotFound, TooLarge
-from ..models import Post, PostRevision, Story
+from ..models import Post, PostRevision
 from ..payloads import post_payload, rfc3339
-from ..queries import posts_page, story_by_slug
+from ..queries import posts_page, require_story
 from ..runtime import runtime
 from ..sanitize import MAX_BODY_CHARS, clean_html
 from ..uploads import MAX_UPLOAD_BYTES, store, upload_dir
@@ -75,13 +75,6 @@ def _unexpected(error: Exception) -> Response:
     return json_error(500, "internal", gettext("Something went wrong on our side."))
 
 
-def _story(session: Any, slug: str) -> Story:
-    story = story_by_slug(session, slug)
-    if story is None:
-        raise NotFound(N_("No story with the slug '%(slug)s'."), slug=slug)
-    return story
-
-
 def _desk_post(post: Post, slug: str, user_id: int, is_editor: bool) -> dict[str, Any]:
     """Return the post object plus whether this user may edit it."""
     return {**post_payload(post, slug), "editable": is_editor or post.author_id == user_id}
@@ -106,7 +99,7 @@ def state(slug: str) -> Response:
     """Return the story and its posts as of `last_seq`, to start the live list from."""
     desk_user = user()
     with runtime().db.read() as session:
-        story = _story(session, slug)
+        story = require_story(session, slug)
         # last_seq is read first: events after it are replayed by the stream, and replaying
         # one the post list already reflects is harmless (the desk keeps the newest version).
         last_seq = story.last_seq
@@ -145,7 +138,7 @@ def delete_post(slug: str, post_id: str) -> tuple[str, int]:
 def revisions(slug: str, post_id: str) -> Response:
     """Return every version of a post: what changed, who changed it and when."""
     with runtime().db.read() as session:
-        story = _story(session, slug)
+        story = require_story(session, slug)
         post = session.get(Post, post_id)
         if post is None or post.story_id != story.id or post.deleted_at is not None:
             raise NotFound(N_("No post with the id '%(id)s' in this story."), id=post_id)
@@ -181,7 +174,7 @@ def revisions(slug: str, post_id: str) -> Response:
 def readers(slug: str) -> Response:
     """Count the readers connected to the story now, across processes with a broker."""
     with runtime().db.read() as session:
-        _story(session, slug)
+        require_story(session, slug)
     return jsonify({"readers": runtime().broker.readers(slug)})
 
 

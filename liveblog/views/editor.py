@@ -24,10 +24,10 @@ from flask import (
 from flask_babel import format_datetime, gettext
 from werkzeug.wrappers import Response as BaseResponse
 
-from ..errors import N_, LiveblogError, NotFound
+from ..errors import LiveblogError
 from ..i18n import LOCALE_COOKIE, LOCALES, VERIFICATION_LABELS
-from ..models import Story, StoryStatus, Verification, utcnow
-from ..queries import all_stories, story_by_slug
+from ..models import StoryStatus, Verification, utcnow
+from ..queries import all_stories, require_story
 from ..runtime import runtime
 from ..web import describe
 from .desk_text import ROLE_LABELS, desk_messages
@@ -112,13 +112,6 @@ def verification_choices(desk_user: DeskUser) -> list[tuple[str, str]]:
     ]
 
 
-def _story_or_404(session: Any, slug: str) -> Story:
-    story = story_by_slug(session, slug)
-    if story is None:
-        raise NotFound(N_("No story with the slug '%(slug)s'."), slug=slug)
-    return story
-
-
 def _index(status: int = 200, error: str | None = None) -> tuple[str, int]:
     with runtime().db.read() as session:
         rows = [
@@ -176,7 +169,7 @@ def desk(slug: str) -> str:
     """One story's desk: compose, the live post list, the story's settings."""
     desk_user = user()
     with runtime().db.read() as session:
-        story = _story_or_404(session, slug)
+        story = require_story(session, slug)
         return render_template(
             "editor/desk.html",
             locale=locale(),

@@ -20,10 +20,9 @@ from typing import Any
 from flask import Blueprint, current_app, request
 from flask_sock import ConnectionClosed, Sock
 
-from ..errors import N_, NotFound
 from ..hub import Frame, Subscription
 from ..payloads import dumps
-from ..queries import event_frames, story_by_slug
+from ..queries import event_frames, require_story, story_by_slug
 from ..runtime import runtime
 
 bp = Blueprint("live", __name__)
@@ -45,8 +44,7 @@ def _refuse_unknown_story() -> None:
     rt = runtime()
     if rt.hub.last_seq(slug) is None:  # readers here already: the story exists
         with rt.db.read() as session:
-            if story_by_slug(session, slug) is None:
-                raise NotFound(N_("No story with the slug '%(slug)s'."), slug=slug)
+            require_story(session, slug)
     # One frame is encoded once for every reader, so per-connection deflate is off.
     request.environ.pop("HTTP_SEC_WEBSOCKET_EXTENSIONS", None)
 

@@ -9,12 +9,10 @@ from urllib.parse import urlencode
 from flask import Blueprint, Response, current_app, g, render_template, request, url_for
 from flask_babel import get_locale
 
-from ..errors import N_, NotFound
 from ..feed import MIME_TYPE, build_feed, feed_etag
 from ..i18n import LOCALE_COOKIE, LOCALES
-from ..models import Story
 from ..payloads import dumps
-from ..queries import all_stories, posts_page, story_by_slug
+from ..queries import all_stories, posts_page, require_story
 from ..runtime import runtime
 from ..web import int_arg
 from .page import LANGUAGE_NAMES, SITE_NAME, page_context
@@ -58,13 +56,6 @@ def _not_modified(etag: str, max_age: int) -> Response | None:
     return None
 
 
-def _story_or_404(session: Any, slug: str) -> Story:
-    story = story_by_slug(session, slug)
-    if story is None:
-        raise NotFound(N_("No story with the slug '%(slug)s'."), slug=slug)
-    return story
-
-
 @bp.get("/stories/<slug>/feed.json")
 def feed(slug: str) -> Response:
     """Return the story's JSON Feed 1.1, newest first, paged with next_url."""
@@ -72,7 +63,7 @@ def feed(slug: str) -> Response:
     max_age: int = current_app.config["LIVEBLOG_FEED_MAX_AGE"]
     before = int_arg("before", 0, 1, 2**31) if "before" in request.args else None
     with runtime().db.read() as session:
-        story = _story_or_404(session, slug)
+        story = require_story(session, slug)
         etag = feed_etag(story, f"b{before}" if before else "top")
         unchanged = _not_modified(etag, max_age)
         if unchanged is not None:
@@ -98,7 +89,7 @@ def feed(slug: str) -> Response:
 def story(slug: str) -> Response:
     """Render the reader's live page, complete without JavaScript."""
     with runtime().db.read() as session:
-        story = _story_or_404(session, slug)
+        story = require_story(session, slug)
         g.story_language = story.language
         locale = str(get_locale())
         bucket = int(time.time() // PAGE_FRESHNESS)
