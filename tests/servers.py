@@ -172,7 +172,10 @@ class Reader:
                 continue
             self._ws = ws
             self.connects += 1
-            self._read(ws)
+            try:
+                self._read(ws)
+            finally:
+                ws.shutdown()
             if not self.reconnect:
                 return
             time.sleep(0.1)

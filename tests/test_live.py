@@ -108,6 +108,7 @@ def test_bad_after_closes_with_reason_and_unknown_story_is_refused(
     slug = new_story(server, token)
     ws = websocket.create_connection(server.ws_url(slug).replace("after=0", "after=x"), timeout=5)
     opcode, data = ws.recv_data(control_frame=True)
+    ws.shutdown()
     assert opcode == websocket.ABNF.OPCODE_CLOSE
     assert int.from_bytes(data[:2], "big") == 4400
     assert b"after" in data[2:]
@@ -123,7 +124,10 @@ def test_reader_ahead_of_the_log_is_told_to_reset(sqlite_server: tuple[Server, s
     slug = new_story(server, token)
     post(server, token, slug, "satu")
     ws = websocket.create_connection(server.ws_url(slug, after=50), timeout=5)
-    assert json.loads(ws.recv()) == {"type": "reset", "last_seq": 1}
+    try:
+        assert json.loads(ws.recv()) == {"type": "reset", "last_seq": 1}
+    finally:
+        ws.shutdown()
 
 
 def _stalled_reader(port: int, slug: str) -> socket.socket:
@@ -172,6 +176,7 @@ def test_a_reader_that_stops_reading_does_not_delay_the_others(tmp_path: Path) -
                 return False
 
         wait_until(cut_off, 30, "the stalled reader to be disconnected")
+        stalled.close()
         assert len(received) < total * len(big), "the server should not have sent it everything"
         fast.close()
     finally:
