@@ -10,10 +10,13 @@ broker that loses a message loses nothing for readers).
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable
 from typing import NamedTuple, Protocol
+
+log = logging.getLogger(__name__)
 
 Logged = tuple[int, str]
 """An event as the log stores it: its seq and its JSON text."""
@@ -206,8 +209,10 @@ class Hub:
             last = self._last.get(slug)
             if last is None or seq <= last:
                 return
-            logged = [(seq, frame)] if seq == last + 1 else self.source.events_after(slug, last)
-            self._fan_out(slug, logged)
+            if seq == last + 1:
+                self._fan_out(slug, [(seq, frame)])
+            else:
+                self._fan_out(slug, self._read_log(slug, last))
 
     def close_all(self) -> None:
         """Tell every reader's handler to hang up (the process is shutting down)."""
@@ -222,7 +227,19 @@ class Hub:
         """Deliver whatever the event log holds beyond what each story's readers got."""
         with self._lock:
             for slug, last in list(self._last.items()):
-                self._fan_out(slug, self.source.events_after(slug, last))
+                self._fan_out(slug, self._read_log(slug, last))
+
+    def _read_log(self, slug: str, after: int) -> list[Logged]:
+        """Read the log after `after`; while it is unreachable, read nothing.
+
+        Nothing is lost: `_last` does not move, so the next event or resync reads the gap.
+        Readers stay connected meanwhile.
+        """
+        try:
+            return self.source.events_after(slug, after)
+        except Exception as exc:  # noqa: BLE001 - an outage must not reach the caller
+            log.warning("event log unreachable, %s stays at seq %d: %s", slug, after, exc)
+            return []
 
     def _fan_out(self, slug: str, logged: list[Logged]) -> None:
         if not logged:

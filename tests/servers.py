@@ -141,6 +141,7 @@ class Reader:
         self.others: list[dict[str, Any]] = []
         self.closes: list[int] = []
         self.connects = 0
+        self.pings = 0
         self._stop = threading.Event()
         self._ws: websocket.WebSocket | None = None
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -192,6 +193,7 @@ class Reader:
                 self.closes.append(int.from_bytes(data[:2], "big") if len(data) >= 2 else 1005)
                 return
             if opcode == websocket.ABNF.OPCODE_PING:
+                self.pings += 1
                 ws.pong(data)
                 continue
             if opcode != websocket.ABNF.OPCODE_TEXT:

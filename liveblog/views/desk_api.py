@@ -23,7 +23,7 @@ from ..queries import posts_page, require_story
 from ..runtime import runtime
 from ..sanitize import MAX_BODY_CHARS, clean_html
 from ..uploads import MAX_UPLOAD_BYTES, store, upload_dir
-from ..web import HTTP_CODES, describe, json_error
+from ..web import HTTP_CODES, describe, json_error, outage_response
 from .api import json_body, story_json
 from .editor import user
 from .editor_auth import current_user, refuse_foreign_origin
@@ -71,6 +71,9 @@ def _http_error(error: HTTPException) -> Response:
 
 @bp.errorhandler(Exception)
 def _unexpected(error: Exception) -> Response:
+    outage = outage_response(error)
+    if outage is not None:
+        return outage
     log.exception("unhandled error on %s %s", request.method, request.path)
     return json_error(500, "internal", gettext("Something went wrong on our side."))
 

@@ -22,6 +22,7 @@ from flask_sock import ConnectionClosed, Sock
 
 from ..errors import Invalid
 from ..hub import Frame, Subscription
+from ..outage import outage_of
 from ..payloads import dumps
 from ..queries import event_frames, require_story, story_by_slug
 from ..runtime import runtime
@@ -36,6 +37,7 @@ PING = bytes((0x89, 0x00))
 CLOSE_BAD_REQUEST = 4400  # malformed `after`
 CLOSE_RESET = 4205  # the client must reload: we will not replay that far back
 CLOSE_RESUME = 4503  # too slow: reconnect with after=<last seq>
+CLOSE_TRY_AGAIN = 1013  # the log cannot be read right now: reconnect after a backoff
 CLOSE_GOING_AWAY = 1001  # the server is stopping: reconnect (elsewhere) with after=<last seq>
 
 
@@ -72,7 +74,13 @@ def live(ws: Any, slug: str) -> None:
     rt.broker.start()
     sub = rt.hub.subscribe(slug, wakeup=ws.event)
     try:
-        last_seq, too_far, replay = _replay(rt, slug, after)
+        try:
+            last_seq, too_far, replay = _replay(rt, slug, after)
+        except Exception as exc:
+            if outage_of(exc) is None:
+                raise
+            ws.close(CLOSE_TRY_AGAIN, "database unavailable: try again later")
+            return
         if too_far:
             ws.send(dumps({"type": "reset", "last_seq": last_seq}))
             ws.close(CLOSE_RESET, "reload the story")
