@@ -11,6 +11,7 @@ from flask import Config, Flask, request
 from flask_babel import Babel
 from flask_wtf.csrf import CSRFProtect
 
+from . import logs
 from .config import load_config
 from .i18n import select_locale
 from .runtime import Runtime
@@ -44,6 +45,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.json.sort_keys = False  # type: ignore[attr-defined]
 
+    logs.init_app(app)  # first: every later hook's refusal is logged with its request id
     app.extensions["liveblog"] = Runtime.build(
         app.config["LIVEBLOG_DATABASE_URL"],
         app.config["LIVEBLOG_BROKER_URL"],
@@ -58,7 +60,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
 
     from . import cli, uploads, web
-    from .views import api, desk_api, editor, health, live, reader
+    from .views import api, desk_api, editor, health, live, metrics, reader
 
     live.sock.init_app(app)
     csrf.exempt(api.bp)
@@ -66,6 +68,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(reader.bp)
     app.register_blueprint(live.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(metrics.bp)
     app.register_blueprint(editor_auth.bp)
     app.register_blueprint(editor.bp)
     app.register_blueprint(desk_api.bp)

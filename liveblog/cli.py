@@ -14,6 +14,7 @@ from flask.cli import FlaskGroup, with_appcontext
 
 from .accounts import create_token, create_user
 from .errors import LiveblogError
+from .metrics import prepare_multiprocess_dir
 from .runtime import runtime
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -130,6 +131,7 @@ def serve_command(host: str, port: int, workers: int, connections: int) -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     runtime().db.dispose()
+    prepare_multiprocess_dir()  # every worker's metrics in one place, summed by /metrics
     os.environ.setdefault("GEVENT_TRACK_GREENLET_TREE", "0")  # saves ~2.5 KiB per reader
     os.execv(sys.executable, argv)  # noqa: S606 - replace this process with the server
 

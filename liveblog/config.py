@@ -21,6 +21,8 @@ DEFAULTS: dict[str, Any] = {
     "LIVEBLOG_FEED_PAGE_SIZE": 50,
     "LIVEBLOG_FEED_MAX_AGE": 5,
     "MAX_CONTENT_LENGTH": 256 * 1024,
+    "LIVEBLOG_METRICS_TOKEN": "",  # none: /metrics answers only on loopback
+    "LIVEBLOG_LOG_LEVEL": "INFO",
 }
 
 ENV_KEYS = (
@@ -30,6 +32,8 @@ ENV_KEYS = (
     "LIVEBLOG_QUEUE_LIMIT",
     "LIVEBLOG_PING_SECONDS",
     "LIVEBLOG_SEND_TIMEOUT",
+    "LIVEBLOG_METRICS_TOKEN",
+    "LIVEBLOG_LOG_LEVEL",
 )
 
 

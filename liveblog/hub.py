@@ -57,6 +57,38 @@ class EventSource(Protocol):
         """Return every event of the story with seq > after, ascending."""
 
 
+class Observer(Protocol):
+    """What the hub reports for operators (see metrics.HubMetrics); all calls are cheap."""
+
+    def readers(self, slug: str, count: int) -> None:
+        """A story now has `count` readers in this process."""
+
+    def fanned_out(self, texts: list[str], receivers: int) -> None:
+        """These events were handed to `receivers` readers."""
+
+    def overflowed(self) -> None:
+        """A reader's queue overflowed."""
+
+    def dropped(self, reason: str) -> None:
+        """A reader was hung up on."""
+
+
+class Quiet:
+    """An observer that records nothing."""
+
+    def readers(self, slug: str, count: int) -> None:
+        """Record nothing."""
+
+    def fanned_out(self, texts: list[str], receivers: int) -> None:
+        """Record nothing."""
+
+    def overflowed(self) -> None:
+        """Record nothing."""
+
+    def dropped(self, reason: str) -> None:
+        """Record nothing."""
+
+
 Writer = Callable[[bytes], int]
 """Write bytes without blocking: return how many were taken, raise BlockingIOError if none."""
 
@@ -93,6 +125,8 @@ class Subscription:
             if self._write_through(frame):
                 continue
             if len(self._frames) >= self.limit:
+                if not self.overflowed:
+                    self.hub.observer.overflowed()
                 self.overflowed = True
                 queued = True
                 break
@@ -115,6 +149,8 @@ class Subscription:
             except BlockingIOError:
                 return False
             except OSError:
+                if not self.broken:
+                    self.hub.observer.dropped("broken")
                 self.broken = True
                 self._ready.set()
                 return True
@@ -152,8 +188,11 @@ class Subscription:
 class Hub:
     """Subscribers by story, with per-story dedup and gap filling."""
 
-    def __init__(self, source: EventSource, *, queue_limit: int = 256) -> None:
+    def __init__(
+        self, source: EventSource, *, queue_limit: int = 256, observer: Observer | None = None
+    ) -> None:
         self.source = source
+        self.observer: Observer = observer or Quiet()
         self.queue_limit = queue_limit
         self._subs: dict[str, set[Subscription]] = {}
         self._last: dict[str, int] = {}
@@ -173,6 +212,7 @@ class Hub:
                 self._last[slug] = self.source.last_seq(slug) or 0
                 self._subs[slug] = set()
             self._subs[slug].add(sub)
+            self.observer.readers(slug, len(self._subs[slug]))
         return sub
 
     def unsubscribe(self, sub: Subscription) -> None:
@@ -182,6 +222,7 @@ class Hub:
             if subs is None:
                 return
             subs.discard(sub)
+            self.observer.readers(sub.slug, len(subs))
             if not subs:
                 del self._subs[sub.slug]
                 self._last.pop(sub.slug, None)
@@ -246,5 +287,7 @@ class Hub:
             return
         frames = [Frame.of(seq, text) for seq, text in logged]
         self._last[slug] = frames[-1].seq
-        for sub in self._subs.get(slug, ()):
+        subs = self._subs.get(slug, ())
+        for sub in subs:
             sub.deliver(frames)
+        self.observer.fanned_out([text for _, text in logged], len(subs))

@@ -9,6 +9,7 @@ from flask import current_app
 from .broker import Broker, make_broker
 from .db import Database
 from .hub import Hub
+from .metrics import HubMetrics
 from .queries import EventLog
 from .service import StoryService
 
@@ -26,7 +27,7 @@ class Runtime:
     def build(cls, database_url: str, broker_url: str, queue_limit: int) -> Runtime:
         """Wire the parts together for one process."""
         db = Database(database_url)
-        hub = Hub(EventLog(db), queue_limit=queue_limit)
+        hub = Hub(EventLog(db), queue_limit=queue_limit, observer=HubMetrics())
         broker = make_broker(broker_url, hub)
         return cls(db=db, hub=hub, broker=broker, service=StoryService(db, broker.publish))
 

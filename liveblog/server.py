@@ -86,7 +86,23 @@ def options(host: str, port: int, workers: int, connections: int) -> dict[str, A
         "loglevel": "info",
         "proc_name": "liveblog",
         "control_socket_disable": True,
+        "child_exit": _child_exit,
+        "on_exit": _on_exit,
     }
+
+
+def _child_exit(_server: Any, worker: Any) -> None:
+    """Drop a dead worker's live gauges from the shared metrics."""
+    from liveblog.metrics import worker_exited
+
+    worker_exited(worker.pid)
+
+
+def _on_exit(_server: Any) -> None:
+    """Remove the metrics directory `liveblog serve` made for this run."""
+    from liveblog.metrics import remove_own_dir
+
+    remove_own_dir()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -97,6 +97,7 @@ def live(ws: Any, slug: str) -> None:
                 _send_new(out, sent, [(f.seq, f.wire) for f in sub.take()])
             _stream(ws, out, sub, ping_seconds)
         except TimeoutError:
+            rt.hub.observer.dropped("slow")
             _hang_up(ws)
         finally:
             sub.direct = None
@@ -201,6 +202,7 @@ def _stream(ws: Any, out: Any, sub: Subscription, ping_seconds: float) -> None:
                 return
             if time.monotonic() >= next_ping:
                 if not ws.pong_received:
+                    sub.hub.observer.dropped("ping_timeout")
                     _close(ws, out, 1011, "ping timeout")
                     return
                 ws.pong_received = False
