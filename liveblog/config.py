@@ -23,6 +23,7 @@ DEFAULTS: dict[str, Any] = {
     "MAX_CONTENT_LENGTH": 256 * 1024,
     "LIVEBLOG_METRICS_TOKEN": "",  # none: /metrics answers only on loopback
     "LIVEBLOG_LOG_LEVEL": "INFO",
+    "LIVEBLOG_LOGIN_LIMIT": 10,  # sign-in attempts per user and address (or device) a minute
 }
 
 ENV_KEYS = (
@@ -34,6 +35,7 @@ ENV_KEYS = (
     "LIVEBLOG_SEND_TIMEOUT",
     "LIVEBLOG_METRICS_TOKEN",
     "LIVEBLOG_LOG_LEVEL",
+    "LIVEBLOG_LOGIN_LIMIT",
 )
 
 
@@ -67,5 +69,6 @@ def load_config(
     config["LIVEBLOG_QUEUE_LIMIT"] = int(config["LIVEBLOG_QUEUE_LIMIT"])
     config["LIVEBLOG_PING_SECONDS"] = float(config["LIVEBLOG_PING_SECONDS"])
     config["LIVEBLOG_SEND_TIMEOUT"] = float(config["LIVEBLOG_SEND_TIMEOUT"])
+    config["LIVEBLOG_LOGIN_LIMIT"] = int(config["LIVEBLOG_LOGIN_LIMIT"])
     config["SECRET_KEY"] = config["LIVEBLOG_SECRET_KEY"]
     return config

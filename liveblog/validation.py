@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from .errors import N_, BadRequest, Invalid, TooLarge
+from .errors import N_, BadRequest, Invalid
+from .markup import clean_body
 from .models import StoryStatus, Verification
-from .sanitize import MAX_BODY_CHARS, clean_html
 
 LANGUAGES = ("id", "en")
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -127,11 +127,7 @@ def _body(data: dict[str, Any], *, required: bool) -> Any:
     raw = data["body"]
     if not isinstance(raw, str):
         raise Invalid("body", N_("The field '%(field)s' must be a string."))
-    if len(raw) > MAX_BODY_CHARS:
-        raise TooLarge(
-            N_("The post body is longer than %(limit)d characters."), limit=MAX_BODY_CHARS
-        )
-    body = clean_html(raw)
+    body = clean_body(raw)
     if not body:
         raise Invalid("body", N_("The post body is empty once unsafe markup is removed."))
     return body

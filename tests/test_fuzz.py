@@ -84,7 +84,7 @@ def fuzz_app(tmp_path: Path, database_url: str | None) -> Flask:
         tmp_path,
         database_url,
         WTF_CSRF_ENABLED=False,
-        LIVEBLOG_LOGIN_LIMIT="100000 per minute",
+        LIVEBLOG_LOGIN_LIMIT=100000,
         SERVER_NAME=None,
     )
 

@@ -104,7 +104,7 @@ def test_without_a_token_only_loopback_without_a_proxy(app: Flask) -> None:
 
 
 def test_login_failures_and_rate_limit_refusals_are_counted(tmp_path: Path) -> None:
-    app = make_app(tmp_path, WTF_CSRF_ENABLED=False, LIVEBLOG_LOGIN_LIMIT="2 per minute")
+    app = make_app(tmp_path, WTF_CSRF_ENABLED=False, LIVEBLOG_LOGIN_LIMIT=2)
     try:
         client = app.test_client()
         failures = sample("liveblog_login_failures_total")

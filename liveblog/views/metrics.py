@@ -1,4 +1,4 @@
-"""The operators' Prometheus endpoint, and the counts taken from the web layer's answers.
+"""The operators' Prometheus endpoint, and the counts the web layer and sign-in report.
 
 `GET /metrics` answers with a bearer token equal to LIVEBLOG_METRICS_TOKEN, or, when no
 token is set, only to a client on this host that did not come through a proxy.
@@ -12,7 +12,7 @@ import ipaddress
 from flask import Blueprint, Response, current_app, request
 from flask_babel import gettext
 
-from .. import metrics
+from .. import logins, metrics
 from ..web import json_error
 
 bp = Blueprint("metrics", __name__)
@@ -53,9 +53,15 @@ def show() -> Response:
 
 @bp.after_app_request
 def _count(response: Response) -> Response:
-    """Count refused sign-ins and rate-limit refusals from the answers themselves."""
+    """Count rate-limit refusals (any 429, the sign-in limit's too) by endpoint."""
     if response.status_code == 429:
         metrics.rate_limited(request.endpoint or "unknown")
-    elif request.endpoint == "auth.login" and response.status_code == 401:
-        metrics.login_failed()
     return response
+
+
+def _login_refused(reason: str) -> None:
+    if reason == "password":  # "rate_limited" is a 429, counted above
+        metrics.login_failed()
+
+
+logins.on_failure(_login_refused)  # once per process: this module is imported once
