@@ -56,7 +56,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
 
     from . import cli, uploads, web
-    from .views import api, desk_api, editor, health, live, reader
+    from .views import admin, api, desk_api, editor, health, live, reader
 
     live.sock.init_app(app)
     csrf.exempt(api.bp)
@@ -67,6 +67,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(editor_auth.bp)
     app.register_blueprint(editor.bp)
     app.register_blueprint(desk_api.bp)
+    app.register_blueprint(admin.bp)
     app.register_blueprint(uploads.bp)
     web.register_error_handlers(app)
     cli.register(app)

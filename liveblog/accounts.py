@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -113,6 +113,56 @@ def note_token_use(db: Database, token: str, last_used_at: datetime | None) -> N
             )
             .values(last_used_at=now)
         )
+
+
+@dataclass(frozen=True)
+class TokenView:
+    """One API token as the admin page lists it (never its secret)."""
+
+    id: int
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+@dataclass(frozen=True)
+class AccountView:
+    """One user as the admin page lists it."""
+
+    username: str
+    display_name: str
+    role: Role
+    disabled_at: datetime | None
+    sessions: int
+    tokens: list[TokenView]
+
+
+def list_accounts(db: Database) -> list[AccountView]:
+    """Return every user with their live sessions and their tokens, newest token first."""
+    with db.read() as session:
+        now = utcnow()
+        counted = session.execute(
+            select(DeskSession.user_id, func.count())
+            .where(DeskSession.expires_at > now)
+            .group_by(DeskSession.user_id)
+        )
+        sessions = {int(user_id): int(count) for user_id, count in counted}
+        tokens: dict[int, list[TokenView]] = {}
+        for token in session.scalars(select(ApiToken).order_by(ApiToken.id.desc())):
+            tokens.setdefault(token.user_id, []).append(
+                TokenView(token.id, token.created_at, token.last_used_at, token.revoked_at)
+            )
+        return [
+            AccountView(
+                user.username,
+                user.display_name,
+                user.role,
+                user.disabled_at,
+                sessions.get(user.id, 0),
+                tokens.get(user.id, []),
+            )
+            for user in session.scalars(select(User).order_by(User.username))
+        ]
 
 
 def _user_named(session: Session, username: str) -> User:

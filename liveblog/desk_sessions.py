@@ -15,6 +15,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from .db import Database
+from .errors import N_, NotFound
 from .models import DeskSession, User, utcnow
 
 
@@ -51,8 +52,11 @@ def end_session(db: Database, secret: str) -> None:
         session.execute(delete(DeskSession).where(DeskSession.id == _hash(secret)))
 
 
-def end_sessions(db: Database, user_id: int) -> int:
-    """End every session of a user; return how many there were."""
+def end_user_sessions(db: Database, username: str) -> int:
+    """End every session of a user (signed out everywhere); return how many there were."""
     with db.write() as session:
+        user_id = session.scalar(select(User.id).where(User.username == username))
+        if user_id is None:
+            raise NotFound(N_("No user named '%(name)s'."), name=username)
         result = session.execute(delete(DeskSession).where(DeskSession.user_id == user_id))
         return int(getattr(result, "rowcount", 0) or 0)

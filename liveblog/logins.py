@@ -22,7 +22,7 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 import redis
@@ -88,9 +88,9 @@ class DatabaseCounter:
         ).returning(LoginAttempt.count)
         with self.db.write() as session:
             count: int = session.execute(stmt).scalar_one()
-            if count == 1:  # a new window: clear the ones that have ended
-                now = datetime.now(UTC)
-                session.execute(delete(LoginAttempt).where(LoginAttempt.expires_at < now))
+            if count == 1:  # a new window: clear the ones that ended a while ago
+                ended = datetime.now(UTC) - timedelta(seconds=WINDOW_SECONDS)
+                session.execute(delete(LoginAttempt).where(LoginAttempt.expires_at < ended))
         return count
 
     def give_back(self, key: str, window_end: int) -> None:
@@ -102,7 +102,7 @@ class DatabaseCounter:
 
 
 class RedisCounter:
-    """Counters in Redis (`INCR` + `EXPIREAT`); the database stands in while Redis is down."""
+    """Counters in Redis (`INCR` + `EXPIRE`); the database stands in while Redis is down."""
 
     def __init__(self, url: str, fallback: DatabaseCounter) -> None:
         self.client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
@@ -114,7 +114,7 @@ class RedisCounter:
         try:
             pipe = self.client.pipeline(transaction=True)
             pipe.incr(name)
-            pipe.expireat(name, window_end + 5)
+            pipe.expire(name, WINDOW_SECONDS + 5)
             count, _ = pipe.execute()
             return int(count)
         except redis.RedisError:
@@ -152,9 +152,12 @@ class Ticket:
 class LoginLimit:
     """Decide, before any password check, whether an attempt may go ahead."""
 
-    def __init__(self, counter: Counter, limit: int = DEFAULT_LIMIT) -> None:
+    def __init__(
+        self, counter: Counter, limit: int = DEFAULT_LIMIT, clock: Callable[[], float] = time.time
+    ) -> None:
         self.counter = counter
         self.limit = limit
+        self.clock = clock
 
     def admit(self, username: str, address: str, device: str | None) -> Ticket | None:
         """Take the attempt's counters; None when one of them is over its limit.
@@ -162,7 +165,7 @@ class LoginLimit:
         `device` is the id of a device that has signed in as this user before, if any.
         """
         name = username.strip().lower()
-        window_end = (int(time.time()) // WINDOW_SECONDS + 1) * WINDOW_SECONDS
+        window_end = (int(self.clock()) // WINDOW_SECONDS + 1) * WINDOW_SECONDS
         ticket = Ticket(window_end)
         if device:
             buckets = [(_key("device", device, name), self.limit)]
