@@ -55,7 +55,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     editor_auth.init_app(app)  # sessions, login rate limit; before CSRFProtect's defaults
     csrf.init_app(app)
 
-    from . import cli, uploads, web
+    from . import cli, hosts, uploads, web
     from .views import admin, api, desk_api, editor, health, live, reader
 
     live.sock.init_app(app)
@@ -70,6 +70,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(admin.bp)
     app.register_blueprint(uploads.bp)
     web.register_error_handlers(app)
+    hosts.init_app(app)
     cli.register(app)
 
     @app.after_request

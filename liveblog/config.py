@@ -22,6 +22,8 @@ DEFAULTS: dict[str, Any] = {
     "LIVEBLOG_FEED_MAX_AGE": 5,
     "MAX_CONTENT_LENGTH": 256 * 1024,
     "LIVEBLOG_LOGIN_LIMIT": 10,  # sign-in attempts per user and address (or device) a minute
+    "LIVEBLOG_PUBLIC_URL": "",  # the base of every absolute URL; see liveblog/hosts.py
+    "LIVEBLOG_ALLOWED_HOSTS": "",  # request hosts trusted for absolute URLs without it
 }
 
 ENV_KEYS = (
@@ -32,6 +34,8 @@ ENV_KEYS = (
     "LIVEBLOG_PING_SECONDS",
     "LIVEBLOG_SEND_TIMEOUT",
     "LIVEBLOG_LOGIN_LIMIT",
+    "LIVEBLOG_PUBLIC_URL",
+    "LIVEBLOG_ALLOWED_HOSTS",
 )
 
 
