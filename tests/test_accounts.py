@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import re
+import time
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
-from conftest import Newsroom, rt
+import pytest
+from conftest import Newsroom, make_app, rt
 from desk_client import Desk
 from flask import Flask
 from sqlalchemy import select, update
@@ -197,3 +200,27 @@ def test_admin_revokes_and_disables_with_csrf(app: Flask, newsroom: Newsroom) ->
     unknown = admin.form("/editor/admin/users/nobody/disable", {}, follow_redirects=True)
     assert unknown.status_code == 200
     assert "nobody" in unknown.text
+
+
+@pytest.mark.postgres
+def test_sessions_tokens_and_limits_on_postgresql(tmp_path: Path, postgres_url: str) -> None:
+    app = make_app(tmp_path, postgres_url, LIVEBLOG_LOGIN_LIMIT=2)
+    now = time.time()
+    app.extensions["liveblog_logins"].clock = lambda: now  # one counting window
+    try:
+        newsroom = Newsroom(app)
+        desk = signed_in(app, "dewi")
+        copied = session_cookie(desk)
+        assert desk.form("/editor/logout", {}).status_code == 303
+        assert with_cookie(app, copied).get("/editor").status_code == 302
+        desk = signed_in(app, "dewi")
+        assert api_status(newsroom, newsroom.tokens["dewi"]) == 403
+        assert cli(app, "disable-user", "dewi").exit_code == 0
+        assert desk.get("/editor").status_code == 302
+        assert api_status(newsroom, newsroom.tokens["dewi"]) == 401
+        for _ in range(2):
+            assert Desk(app, REMOTE_ADDR="203.0.113.5").login("bagus", "x").status_code == 401
+        assert Desk(app, REMOTE_ADDR="203.0.113.5").login("bagus").status_code == 429
+        assert Desk(app, REMOTE_ADDR="203.0.113.6").login("bagus").status_code == 303
+    finally:
+        rt(app).db.dispose()

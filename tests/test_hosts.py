@@ -121,3 +121,35 @@ def test_parsing_the_configuration() -> None:
     assert not host_allowed("xc.org", allowed)
     assert host_allowed("[::1]:8000", allowed)
     assert not host_allowed("", allowed)
+
+
+@pytest.mark.slow
+def test_a_real_server_ignores_a_forged_host(tmp_path: Path) -> None:
+    from http.client import HTTPConnection
+
+    from servers import Server, server_env
+
+    from liveblog.cli import upgrade_database
+
+    database = f"sqlite:///{tmp_path / 'hosts.db'}"
+    upgrade_database(database)
+    app = make_app(tmp_path, database)
+    slug: str = Newsroom(app).story(slug="banjir")["slug"]
+    rt(app).db.dispose()
+    server = Server(server_env(tmp_path, database)).start()
+    try:
+        answers = {}
+        for path in (f"/stories/{slug}", f"/stories/{slug}/feed.json", f"/api/v1/stories/{slug}"):
+            conn = HTTPConnection("127.0.0.1", server.port, timeout=30)
+            try:
+                conn.request("GET", path, headers={"Host": EVIL})
+                response = conn.getresponse()
+                answers[path] = (response.status, response.read().decode())
+            finally:
+                conn.close()
+        for path, (status, body) in answers.items():
+            assert status == 200, path
+            assert EVIL not in body, path
+            assert "http://127.0.0.1:8000/stories/banjir" in body, path
+    finally:
+        server.stop()
