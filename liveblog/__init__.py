@@ -59,8 +59,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     guard.init_app(app)  # refuses impossible input before CSRF and the views
     csrf.init_app(app)
 
-    from . import cli, uploads, web
-    from .views import api, desk_api, editor, health, live, metrics, reader
+    from . import cli, hosts, uploads, web
+    from .views import admin, api, desk_api, editor, health, live, metrics, reader
 
     live.sock.init_app(app)
     csrf.exempt(api.bp)
@@ -72,8 +72,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(editor_auth.bp)
     app.register_blueprint(editor.bp)
     app.register_blueprint(desk_api.bp)
+    app.register_blueprint(admin.bp)
     app.register_blueprint(uploads.bp)
     web.register_error_handlers(app)
+    hosts.init_app(app)
     cli.register(app)
 
     @app.after_request

@@ -24,6 +24,8 @@ DEFAULTS: dict[str, Any] = {
     "LIVEBLOG_METRICS_TOKEN": "",  # none: /metrics answers only on loopback
     "LIVEBLOG_LOG_LEVEL": "INFO",
     "LIVEBLOG_LOGIN_LIMIT": 10,  # sign-in attempts per user and address (or device) a minute
+    "LIVEBLOG_PUBLIC_URL": "",  # the base of every absolute URL; see liveblog/hosts.py
+    "LIVEBLOG_ALLOWED_HOSTS": "",  # request hosts trusted for absolute URLs without it
 }
 
 ENV_KEYS = (
@@ -36,6 +38,8 @@ ENV_KEYS = (
     "LIVEBLOG_METRICS_TOKEN",
     "LIVEBLOG_LOG_LEVEL",
     "LIVEBLOG_LOGIN_LIMIT",
+    "LIVEBLOG_PUBLIC_URL",
+    "LIVEBLOG_ALLOWED_HOSTS",
 )
 
 

@@ -127,7 +127,7 @@ def test_session_is_rotated_at_sign_in(app: Flask, newsroom: Newsroom) -> None:
     with desk.client.session_transaction() as session:
         assert "planted" not in session
         assert session.get("csrf_token") != old_csrf
-        assert session["uid"]
+        assert session["sid"]
     assert desk.token != before
     # A token from before the sign-in no longer works for the signed-in session.
     slug = story_slug(newsroom)
