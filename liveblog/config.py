@@ -18,6 +18,8 @@ DEFAULTS: dict[str, Any] = {
     "LIVEBLOG_QUEUE_LIMIT": 256,  # frames buffered per reader before it is told to resume
     "LIVEBLOG_PING_SECONDS": 25.0,
     "LIVEBLOG_SEND_TIMEOUT": 20.0,  # a reader that takes longer to accept a frame is dropped
+    "LIVEBLOG_WS_PER_IP": 50,  # concurrent live connections per client address (0: no cap)
+    "LIVEBLOG_WS_MAX_MESSAGE": 4096,  # bytes a reader may send in one message (then 1009)
     "LIVEBLOG_FEED_PAGE_SIZE": 50,
     "LIVEBLOG_FEED_MAX_AGE": 5,
     "MAX_CONTENT_LENGTH": 256 * 1024,
@@ -30,6 +32,8 @@ ENV_KEYS = (
     "LIVEBLOG_QUEUE_LIMIT",
     "LIVEBLOG_PING_SECONDS",
     "LIVEBLOG_SEND_TIMEOUT",
+    "LIVEBLOG_WS_PER_IP",
+    "LIVEBLOG_WS_MAX_MESSAGE",
 )
 
 
@@ -63,5 +67,12 @@ def load_config(
     config["LIVEBLOG_QUEUE_LIMIT"] = int(config["LIVEBLOG_QUEUE_LIMIT"])
     config["LIVEBLOG_PING_SECONDS"] = float(config["LIVEBLOG_PING_SECONDS"])
     config["LIVEBLOG_SEND_TIMEOUT"] = float(config["LIVEBLOG_SEND_TIMEOUT"])
+    config["LIVEBLOG_WS_PER_IP"] = int(config["LIVEBLOG_WS_PER_IP"])
+    config["LIVEBLOG_WS_MAX_MESSAGE"] = int(config["LIVEBLOG_WS_MAX_MESSAGE"])
+    # simple-websocket closes with 1009 past this size instead of buffering the message.
+    config["SOCK_SERVER_OPTIONS"] = {
+        "max_message_size": config["LIVEBLOG_WS_MAX_MESSAGE"],
+        "receive_bytes": 4096,
+    }
     config["SECRET_KEY"] = config["LIVEBLOG_SECRET_KEY"]
     return config
