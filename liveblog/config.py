@@ -18,6 +18,8 @@ DEFAULTS: dict[str, Any] = {
     "LIVEBLOG_QUEUE_LIMIT": 256,  # frames buffered per reader before it is told to resume
     "LIVEBLOG_PING_SECONDS": 25.0,
     "LIVEBLOG_SEND_TIMEOUT": 20.0,  # a reader that takes longer to accept a frame is dropped
+    "LIVEBLOG_EVENTS_SOCKET": "",  # set by `liveblog serve` for its app processes
+    "LIVEBLOG_TRUSTED_PROXIES": "",  # addresses whose X-Forwarded-For names the client
     "LIVEBLOG_WS_PER_IP": 50,  # concurrent live connections per client address (0: no cap)
     "LIVEBLOG_WS_MAX_MESSAGE": 4096,  # bytes a reader may send in one message (then 1009)
     "LIVEBLOG_FEED_PAGE_SIZE": 50,
@@ -32,6 +34,8 @@ ENV_KEYS = (
     "LIVEBLOG_QUEUE_LIMIT",
     "LIVEBLOG_PING_SECONDS",
     "LIVEBLOG_SEND_TIMEOUT",
+    "LIVEBLOG_EVENTS_SOCKET",
+    "LIVEBLOG_TRUSTED_PROXIES",
     "LIVEBLOG_WS_PER_IP",
     "LIVEBLOG_WS_MAX_MESSAGE",
 )
