@@ -1,0 +1,112 @@
+"""Isolation, against a real `liveblog serve`: heavy pages/API work never starves the readers.
+
+The load is 20 clients publishing bleach-heavy posts at once. While it is still running,
+the live process answers `/healthz` and WebSocket pings; when it is over, no process was
+replaced, readers stayed connected and got every update once. (Speed goes to bench/.)
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+import websocket
+from servers import Reader, Server, api, prepare, server_env
+from test_live_limits import descendants
+
+pytestmark = pytest.mark.slow
+
+HEAVY = "<p>" + "<b>k</b> " * 2200 + "</p>"  # about 0.2 s of bleach each
+
+
+def story(server: Server, token: str, slug: str) -> None:
+    """Create a story."""
+    api(
+        server,
+        token,
+        "POST",
+        "/api/v1/stories",
+        {"title": slug, "slug": slug, "language": "id", "timezone": "Asia/Jakarta"},
+    )
+
+
+def healthz(server: Server) -> int:
+    """Return /healthz's status, waiting at most 5 s."""
+    try:
+        with urllib.request.urlopen(server.base + "/healthz", timeout=5) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as error:
+        return int(error.code)
+
+
+def test_readers_and_healthz_are_served_while_the_app_is_busy(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'busy.db'}"
+    token = prepare(url)
+    server = Server(server_env(tmp_path, url)).start()
+    readers: list[Reader] = []
+    try:
+        story(server, token, "dibaca")
+        story(server, token, "berat")
+        api(server, token, "POST", "/api/v1/stories/dibaca/posts", {"body": "<p>satu</p>"})
+        readers = [Reader(server.ws_url("dibaca")).start() for _ in range(3)]
+        for reader in readers:
+            reader.wait_for(1)
+        pinger = websocket.create_connection(server.ws_url("dibaca", after=1), timeout=20)
+        assert server.proc is not None
+        processes = sorted(descendants(server.proc.pid))
+
+        in_flight = [0]
+        statuses: list[int] = []
+        lock = threading.Lock()
+
+        def heavy() -> None:
+            for _ in range(2):
+                try:
+                    api(server, token, "POST", "/api/v1/stories/berat/posts", {"body": HEAVY})
+                    status = 201
+                except urllib.error.HTTPError as error:
+                    status = error.code
+                with lock:
+                    statuses.append(status)
+            with lock:
+                in_flight[0] -= 1
+
+        in_flight[0] = 20
+        threads = [threading.Thread(target=heavy, daemon=True) for _ in range(20)]
+        for thread in threads:
+            thread.start()
+        time.sleep(0.5)  # let the load reach the app processes
+
+        # The live process answers while the app processes are still busy.
+        assert healthz(server) == 200
+        assert in_flight[0] > 0, "the load ended before /healthz answered"
+        pinger.ping(b"busy?")
+        while True:
+            opcode, data = pinger.recv_data(control_frame=True)
+            if opcode == websocket.ABNF.OPCODE_PONG:
+                break
+        assert data == b"busy?"
+        assert in_flight[0] > 0, "the load ended before the live process answered a ping"
+
+        api(server, token, "POST", "/api/v1/stories/dibaca/posts", {"body": "<p>dua</p>"})
+        for thread in threads:
+            thread.join(120)
+        for reader in readers:
+            reader.wait_for(2)
+        pinger.close()
+
+        assert sorted(descendants(server.proc.pid)) == processes, "a process was replaced"
+        assert "WORKER TIMEOUT" not in server.log.read_text()
+        assert all(status < 500 for status in statuses), statuses
+        for reader in readers:
+            assert reader.seqs() == [1, 2]
+            assert reader.connects == 1
+            assert reader.closes == []
+    finally:
+        for reader in readers:
+            reader.close()
+        server.stop()
