@@ -117,6 +117,7 @@ class ChannelListener:
         self.hub = hub
         self.resync_seconds = resync_seconds
         self._server: socket.socket | None = None
+        self._connections: set[socket.socket] = set()
 
     def start(self) -> None:
         """Listen on the socket path and serve connections in background threads."""
@@ -131,10 +132,17 @@ class ChannelListener:
         threading.Thread(target=self._resync, name="liveblog-resync", daemon=True).start()
 
     def close(self) -> None:
-        """Stop listening."""
-        if self._server is not None:
-            self._server.close()
-            self._server = None
+        """Stop listening and hang up on every app process."""
+        server, self._server = self._server, None
+        if server is not None:
+            with contextlib.suppress(OSError):
+                server.shutdown(socket.SHUT_RDWR)
+            server.close()
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.path)
+        for conn in list(self._connections):
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
 
     def _accept(self) -> None:
         while self._server is not None:
@@ -145,8 +153,9 @@ class ChannelListener:
             threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
 
     def _serve(self, conn: socket.socket) -> None:
+        self._connections.add(conn)
         with conn:
-            while True:
+            while self._server is not None:
                 try:
                     message = _receive(conn)
                     answer = self.handle(message)
@@ -155,7 +164,8 @@ class ChannelListener:
                 except (OSError, ValueError) as exc:
                     if not isinstance(exc, ConnectionError) or "closed" not in str(exc):
                         log.warning("event channel connection dropped: %s", exc)
-                    return
+                    break
+        self._connections.discard(conn)
 
     def handle(self, message: bytes) -> bytes | None:
         """Act on one message; return the answer to send, if any."""

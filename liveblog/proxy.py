@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import http.client
 import ipaddress
+import json
 import logging
 import re
 import socket
@@ -106,7 +107,7 @@ class Front:
         environ["REMOTE_ADDR"] = client_address(environ, self.trusted)
         path = environ.get("PATH_INFO", "")
         if path == "/healthz" and not self.app_reachable():
-            return self._refuse(environ, start_response, BadGateway())
+            return _app_unreachable(start_response)
         if path == "/healthz" or LIVE_PATH.match(path):
             result: Iterable[bytes] = self.live_app(environ, start_response)
             return result
@@ -192,6 +193,19 @@ class Front:
             response.headers["Cache-Control"] = "no-store"
             result: Iterable[bytes] = response(environ, start_response)
             return result
+
+
+def _app_unreachable(start_response: Callable[..., Any]) -> Iterable[bytes]:
+    body = json.dumps({"status": "unavailable", "problems": {"app": "unreachable"}}).encode()
+    start_response(
+        "503 SERVICE UNAVAILABLE",
+        [
+            ("Content-Type", "application/json"),
+            ("Content-Length", str(len(body))),
+            ("Cache-Control", "no-store"),
+        ],
+    )
+    return [body]
 
 
 def _target(environ: dict[str, Any]) -> str:

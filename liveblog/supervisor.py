@@ -8,9 +8,10 @@ Imports nothing from Flask; it only starts and watches two gunicorn masters:
   private directory made for this run.
 
 With no Redis, a second Unix socket beside it carries committed events from the app
-processes to the live process (`channel.py`). A signal to this process goes to both; when
-either side ends, the other is stopped too, and each child gets SIGTERM should this
-process die without a word (kill -9).
+processes to the live process (`channel.py`). A signal to this process goes to both. When
+the app side dies on its own it is started again (readers stay connected meanwhile); when
+the live side ends, everything stops. Each child gets SIGTERM should this process die
+without a word (kill -9).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from types import FrameType
 
@@ -90,6 +92,13 @@ def _stop(proc: subprocess.Popen[bytes], grace: float) -> None:
             proc.wait()
 
 
+def _may_restart(restarts: list[float]) -> bool:
+    """Allow a restart unless the side has died five times in the last minute."""
+    now = time.monotonic()
+    restarts[:] = [t for t in restarts if now - t < 60] + [now]
+    return len(restarts) <= 5
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the live process and the app processes until stopped."""
     parser = argparse.ArgumentParser(prog="liveblog serve")
@@ -112,16 +121,36 @@ def main(argv: list[str] | None = None) -> None:
             with contextlib.suppress(ProcessLookupError):
                 child.send_signal(signum)
 
+    stopping = [False]
+
+    def stop_on(signum: int, frame: FrameType | None) -> None:
+        if signum != signal.SIGHUP:
+            stopping[0] = True
+        forward(signum, frame)
+
     for signum in FORWARDED:
-        signal.signal(signum, forward)
+        signal.signal(signum, stop_on)
+    code = 0
     try:
-        children.append(subprocess.Popen(app_cmd, env=app_env, preexec_fn=_die_with_parent))  # noqa: PLW1509
-        children.append(subprocess.Popen(live_cmd, env=live_env, preexec_fn=_die_with_parent))  # noqa: PLW1509
-        pid, status = os.wait()
-        first = next((c for c in children if c.pid == pid), None)
-        code = os.waitstatus_to_exitcode(status)
-        if first is not None:
-            first.returncode = code
+        app = subprocess.Popen(app_cmd, env=app_env, preexec_fn=_die_with_parent)  # noqa: PLW1509
+        live = subprocess.Popen(live_cmd, env=live_env, preexec_fn=_die_with_parent)  # noqa: PLW1509
+        children[:] = [app, live]
+        restarts: list[float] = []
+        while True:
+            pid, status = os.wait()
+            code = os.waitstatus_to_exitcode(status)
+            if pid == app.pid and not stopping[0] and _may_restart(restarts):
+                # The app side died on its own: readers stay, pages come back.
+                app.returncode = code
+                time.sleep(1.0)
+                app = subprocess.Popen(app_cmd, env=app_env, preexec_fn=_die_with_parent)  # noqa: PLW1509
+                children[:] = [app, live]
+                continue
+            for child in children:
+                if child.pid == pid:
+                    child.returncode = code
+            break
+        stopping[0] = True
         for child in children:
             _stop(child, 20.0)
     finally:

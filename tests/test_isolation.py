@@ -7,6 +7,8 @@ replaced, readers stayed connected and got every update once. (Speed goes to ben
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
 import time
 import urllib.error
@@ -15,7 +17,7 @@ from pathlib import Path
 
 import pytest
 import websocket
-from servers import Reader, Server, api, prepare, server_env
+from servers import Reader, Server, api, prepare, server_env, wait_until
 from test_live_limits import descendants
 
 pytestmark = pytest.mark.slow
@@ -108,5 +110,32 @@ def test_readers_and_healthz_are_served_while_the_app_is_busy(tmp_path: Path) ->
             assert reader.closes == []
     finally:
         for reader in readers:
+            reader.close()
+        server.stop()
+
+
+def test_readers_stay_when_the_app_side_dies_and_comes_back(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'crash.db'}"
+    token = prepare(url)
+    server = Server(server_env(tmp_path, url)).start()
+    reader = None
+    try:
+        story(server, token, "tetap")
+        reader = Reader(server.ws_url("tetap")).start()
+        assert server.proc is not None
+        app_master = next(
+            pid
+            for pid in descendants(server.proc.pid)
+            if b"liveblog.appserver" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        )
+        os.kill(app_master, signal.SIGKILL)
+        wait_until(lambda: healthz(server) == 503, 10, "healthz to see the app side gone")
+        wait_until(lambda: healthz(server) == 200, 60, "the app side to come back")
+        api(server, token, "POST", "/api/v1/stories/tetap/posts", {"body": "<p>kembali</p>"})
+        reader.wait_for(1)
+        assert reader.connects == 1
+        assert reader.closes == []
+    finally:
+        if reader is not None:
             reader.close()
         server.stop()

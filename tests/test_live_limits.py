@@ -182,3 +182,17 @@ def test_a_reader_that_never_answers_pings_is_closed(limited: tuple[Server, str]
         assert close_code(sock) == 1011
     finally:
         sock.close()
+
+
+def test_a_forged_forwarded_for_buys_no_more_slots(limited: tuple[Server, str]) -> None:
+    server, slug = limited
+    readers = [Reader(server.ws_url(slug)).start() for _ in range(3)]
+    try:
+        with pytest.raises(websocket.WebSocketBadStatusException) as refused:
+            websocket.create_connection(
+                server.ws_url(slug), timeout=5, header=["X-Forwarded-For: 198.51.100.1"]
+            )
+        assert refused.value.status_code == 429
+    finally:
+        for reader in readers:
+            reader.close()
