@@ -440,6 +440,7 @@ def start_liveblog(args: argparse.Namespace, workdir: Path, run: str) -> Liveblo
         LIVEBLOG_DATABASE_URL=db_url,
         LIVEBLOG_SECRET_KEY=secrets.token_hex(16),
         LIVEBLOG_BROKER_URL=args.broker,
+        LIVEBLOG_WS_PER_IP="0",  # every reader comes from this machine
     )
     # The server runs in the temp dir: make PYTHONPATH entries absolute. --liveblog-src puts
     # an experimental copy of the package first, for A/B runs.
