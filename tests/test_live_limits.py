@@ -196,3 +196,34 @@ def test_a_forged_forwarded_for_buys_no_more_slots(limited: tuple[Server, str]) 
     finally:
         for reader in readers:
             reader.close()
+
+
+def test_behind_a_trusted_proxy_each_forwarded_client_has_its_own_share(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'proxied.db'}"
+    token = prepare(url)
+    env = server_env(tmp_path, url)
+    env.update(LIVEBLOG_WS_PER_IP="1", LIVEBLOG_TRUSTED_PROXIES="127.0.0.0/8")
+    server = Server(env).start()
+    opened: list[websocket.WebSocket] = []
+    try:
+        api(
+            server,
+            token,
+            "POST",
+            "/api/v1/stories",
+            {"title": "Proksi", "slug": "proksi", "language": "id", "timezone": "Asia/Jakarta"},
+        )
+        for n in range(3):
+            forwarded = f"X-Forwarded-For: 198.51.100.{n}"
+            opened.append(
+                websocket.create_connection(server.ws_url("proksi"), timeout=5, header=[forwarded])
+            )
+        with pytest.raises(websocket.WebSocketBadStatusException) as refused:
+            websocket.create_connection(
+                server.ws_url("proksi"), timeout=5, header=["X-Forwarded-For: 198.51.100.0"]
+            )
+        assert refused.value.status_code == 429
+    finally:
+        for ws in opened:
+            ws.close()
+        server.stop()
