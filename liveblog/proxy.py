@@ -4,8 +4,8 @@ The live process accepts every connection on the public port. It serves WebSocke
 (`/stories/<slug>/live`) and `/healthz` itself and hands every other request to the app
 processes over a private Unix socket, so no render, sanitizing, password check, upload or
 slow client ever runs on the process that fans events out. The request body is read here
-first (slow uploads cost a greenlet, not an app thread) and a response up to
-`BUFFER_BYTES` is read in one go (slow downloads don't hold an app thread either).
+first when it is small (slow clients cost a greenlet, not an app thread), and a response
+up to `BUFFER_BYTES` is read in one go (slow downloads don't hold an app thread either).
 
 The client's address: the peer's, or the last `X-Forwarded-For` entry when the peer is a
 configured trusted proxy (`LIVEBLOG_TRUSTED_PROXIES`). It replaces whatever
@@ -22,10 +22,18 @@ import json
 import logging
 import re
 import socket
+import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from werkzeug.exceptions import BadGateway, GatewayTimeout, HTTPException, RequestEntityTooLarge
+from werkzeug.exceptions import (
+    BadGateway,
+    BadRequest,
+    GatewayTimeout,
+    HTTPException,
+    RequestEntityTooLarge,
+    RequestTimeout,
+)
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +55,7 @@ DROPPED_FROM_APP = HOP_BY_HOP | {"date", "server"}
 MAX_BODY = 16 * 2**20
 BUFFER_BYTES = 2**20
 APP_TIMEOUT = 60.0
+BODY_SECONDS = 60.0
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -90,6 +99,47 @@ class UnixConnection(http.client.HTTPConnection):
         sock.settimeout(self.timeout)
         sock.connect(self.path)
         self.sock = sock
+
+
+class Body:
+    """A request body: read here first when small, streamed on to the app when large.
+
+    Up to `BUFFER_BYTES` is read before the app is contacted, so a slow client costs no
+    app thread for ordinary requests; a larger body (an upload) goes on as it arrives.
+    Either way the client must deliver it within `BODY_SECONDS`.
+    """
+
+    def __init__(self, stream: Any, length: int, data: bytes | None = None) -> None:
+        self.stream = stream
+        self.length = length
+        self.deadline = time.monotonic() + BODY_SECONDS
+        self.left = length if data is None else 0
+        self.data = data
+        if data is None and length <= BUFFER_BYTES:
+            self.data = b"".join(self._read())
+
+    def chunks(self) -> Iterator[bytes]:
+        """Yield the body in pieces."""
+        if self.data is not None:
+            if self.data:
+                yield self.data
+            return
+        yield from self._read()
+
+    def drain(self) -> None:
+        """Read and drop what the app did not want, so the client sees our answer."""
+        for _chunk in self._read():
+            pass
+
+    def _read(self) -> Iterator[bytes]:
+        while self.left > 0:
+            chunk: bytes = self.stream.read(min(self.left, 65536))
+            if not chunk:
+                raise BadRequest()
+            if time.monotonic() > self.deadline:
+                raise RequestTimeout()
+            self.left -= len(chunk)
+            yield chunk
 
 
 class Front:
@@ -143,10 +193,19 @@ class Front:
             )
             for name, value in _request_headers(environ):
                 conn.putheader(name, value)
-            conn.putheader("Content-Length", str(len(body)))
+            conn.putheader("Content-Length", str(body.length))
             conn.putheader("Connection", "close")
-            conn.endheaders(body)
+            conn.endheaders()
+            try:
+                for chunk in body.chunks():
+                    conn.send(chunk)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the app answered before reading it all (a refusal): read the answer
             response = conn.getresponse()
+            body.drain()
+        except HTTPException:
+            conn.close()
+            raise
         except TimeoutError:
             conn.close()
             raise GatewayTimeout() from None
@@ -168,20 +227,18 @@ class Front:
         return _stream(conn, response)
 
     @staticmethod
-    def _read_body(environ: dict[str, Any]) -> bytes:
-        stream = environ["wsgi.input"]
+    def _read_body(environ: dict[str, Any]) -> Body:
         length = environ.get("CONTENT_LENGTH")
         if length:
             if int(length) > MAX_BODY:
                 raise RequestEntityTooLarge()
-            data: bytes = stream.read(int(length))
-            return data
+            return Body(environ["wsgi.input"], int(length))
         if environ.get("HTTP_TRANSFER_ENCODING", "").lower() != "chunked":
-            return b""
-        body = stream.read(MAX_BODY + 1)
-        if len(body) > MAX_BODY:
+            return Body(environ["wsgi.input"], 0)
+        data = environ["wsgi.input"].read(BUFFER_BYTES + 1)
+        if len(data) > BUFFER_BYTES:
             raise RequestEntityTooLarge()
-        return bytes(body)
+        return Body(None, len(data), bytes(data))
 
     def _refuse(
         self, environ: dict[str, Any], start_response: Callable[..., Any], error: HTTPException

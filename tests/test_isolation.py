@@ -7,8 +7,10 @@ replaced, readers stayed connected and got every update once. (Speed goes to ben
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import socket
 import threading
 import time
 import urllib.error
@@ -138,4 +140,50 @@ def test_readers_stay_when_the_app_side_dies_and_comes_back(tmp_path: Path) -> N
     finally:
         if reader is not None:
             reader.close()
+        server.stop()
+
+
+def _raw(port: int, request: bytes) -> bytes:
+    """Send one raw HTTP request and return the whole answer."""
+    with socket.create_connection(("127.0.0.1", port), timeout=20) as sock:
+        sock.sendall(request)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+        return answer
+
+
+def test_the_front_passes_bodies_on_and_refusals_back(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'front.db'}"
+    token = prepare(url)
+    server = Server(server_env(tmp_path, url)).start()
+    try:
+        story(server, token, "lewat")
+        body = json.dumps({"body": "<p>lewat potongan</p>"}).encode()
+        chunked = b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
+        answer = _raw(
+            server.port,
+            b"POST /api/v1/stories/lewat/posts HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+            b"Authorization: Bearer " + token.encode() + b"\r\n"
+            b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n" + chunked,
+        )
+        assert answer.startswith(b"HTTP/1.1 201"), answer[:200]
+        big = json.dumps({"body": "<p>" + "x" * (3 * 2**20) + "</p>"}).encode()
+        answer = _raw(
+            server.port,
+            b"POST /api/v1/stories/lewat/posts HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+            b"Authorization: Bearer " + token.encode() + b"\r\n"
+            b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(big) + big,
+        )
+        assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+        assert b'"too_large"' in answer
+        head = _raw(
+            server.port, b"HEAD /stories/lewat HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+        assert head.startswith(b"HTTP/1.1 200")
+        assert head.endswith(b"\r\n\r\n")  # headers only
+        assert (
+            api(server, token, "GET", "/api/v1/stories/lewat")["last_seq"] == 1
+        )  # the chunked post, not the refused one
+    finally:
         server.stop()
