@@ -50,6 +50,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app.config["LIVEBLOG_DATABASE_URL"],
         app.config["LIVEBLOG_BROKER_URL"],
         app.config["LIVEBLOG_QUEUE_LIMIT"],
+        events_socket=app.config["LIVEBLOG_EVENTS_SOCKET"],
     )
     babel.init_app(app, locale_selector=select_locale)
     from . import guard
