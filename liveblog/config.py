@@ -19,6 +19,9 @@ DEFAULTS: dict[str, Any] = {
     "LIVEBLOG_PING_SECONDS": 25.0,
     "LIVEBLOG_SEND_TIMEOUT": 20.0,  # a reader that takes longer to accept a frame is dropped
     "LIVEBLOG_FEED_PAGE_SIZE": 50,
+    "LIVEBLOG_PAGE_SIZE": 50,  # posts on one page of the reader's page, besides pinned ones
+    "LIVEBLOG_RENDER_CACHE_ENTRIES": 256,
+    "LIVEBLOG_RENDER_CACHE_BYTES": 64 * 1024 * 1024,
     "LIVEBLOG_FEED_MAX_AGE": 5,
     "MAX_CONTENT_LENGTH": 256 * 1024,
 }

@@ -34,9 +34,17 @@ def all_stories(session: Session) -> list[Story]:
 
 
 def posts_page(
-    session: Session, story: Story, *, before: int | None = None, limit: int | None = None
+    session: Session,
+    story: Story,
+    *,
+    before: int | None = None,
+    limit: int | None = None,
+    pinned: bool | None = None,
 ) -> list[Post]:
-    """Return a story's visible posts, newest first, optionally older than a cursor."""
+    """Return a story's visible posts, newest first, optionally older than a cursor.
+
+    `pinned` keeps only pinned (True) or unpinned (False) posts; None keeps both.
+    """
     query = (
         select(Post)
         .where(Post.story_id == story.id, Post.deleted_at.is_(None))
@@ -45,9 +53,20 @@ def posts_page(
     )
     if before is not None:
         query = query.where(Post.created_seq < before)
+    if pinned is not None:
+        query = query.where(Post.pinned.is_(pinned))
     if limit is not None:
         query = query.limit(limit)
     return list(session.scalars(query))
+
+
+def story_post(session: Session, story: Story, post_id: str) -> Post | None:
+    """Return one post of the story by id, deleted or not, or None."""
+    return session.scalar(
+        select(Post)
+        .where(Post.story_id == story.id, Post.id == post_id)
+        .options(selectinload(Post.author), selectinload(Post.corrections))
+    )
 
 
 def event_frames(

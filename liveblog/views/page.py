@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 from zoneinfo import ZoneInfo
 
 from babel import Locale
@@ -174,6 +174,7 @@ def client_config(story: Story, clock: Clock) -> dict[str, Any]:
         # A WebSocket rule builds ws:// URLs; the script picks ws: or wss: from the page.
         "livePath": urlsplit(url_for("live.live", slug=story.slug)).path,
         "eventsPath": url_for("api.events", slug=story.slug),
+        "postsPath": f"{url_for('reader.story', slug=story.slug)}/posts/",
         "siteName": SITE_NAME,
         "text": {
             "verification": {v.value: str(label) for v, label in VERIFICATION_LABELS.items()},
@@ -192,12 +193,15 @@ def client_config(story: Story, clock: Clock) -> dict[str, Any]:
             "bannerEnded": gettext("Coverage of this story has ended."),
             "reconnecting": gettext("Connection lost. Reconnecting…"),
             "noKeyEvents": gettext("No key events yet."),
+            "loadOlder": gettext("Load older updates"),
+            "loadingOlder": gettext("Loading older updates…"),
+            "olderFailed": gettext("Older updates could not be loaded. Try again."),
         },
     }
 
 
 def json_ld(story: Story, posts: list[Post], url: str) -> dict[str, Any]:
-    """Return the schema.org LiveBlogPosting for the page."""
+    """Return the schema.org LiveBlogPosting for one page: the posts it shows, no others."""
     data: dict[str, Any] = {
         "@context": "https://schema.org",
         "@type": "LiveBlogPosting",
@@ -215,51 +219,103 @@ def json_ld(story: Story, posts: list[Post], url: str) -> dict[str, Any]:
     if story.status is StoryStatus.ENDED and story.ended_at:
         data["coverageEndTime"] = rfc3339(story.ended_at)
     for post in posts:
-        text = plain_text(post.body, sanitized=True)
-        update: dict[str, Any] = {
-            "@type": "BlogPosting",
-            "headline": text[:107] + "…" if len(text) > 110 else text,
-            "articleBody": text,
-            "datePublished": rfc3339(post.published_at),
-            "dateModified": rfc3339(post.updated_at),
-            "url": f"{url}#post-{post.id}",
-            "author": {"@type": "Person", "name": post.author.display_name},
-            "creativeWorkStatus": post.verification.value,
-        }
-        if post.corrections:
-            update["correction"] = [
-                {"@type": "CorrectionComment", "text": c.note, "datePublished": rfc3339(c.at)}
-                for c in post.corrections
-            ]
-        data["liveBlogUpdate"].append(update)
+        data["liveBlogUpdate"].append(blog_posting(story, post))
     return data
 
 
-def page_context(story: Story, posts: list[Post], locale: str) -> dict[str, Any]:
-    """Return everything the reader template needs."""
+def headline(post: Post, limit: int = 110) -> str:
+    """Return a post's text, cut to a headline's length."""
+    text = plain_text(post.body, sanitized=True)
+    return text[: limit - 3] + "…" if len(text) > limit else text
+
+
+def permalink(story: Story, post: Post, *, external: bool = True) -> str:
+    """Return the URL of one post's own page."""
+    return url_for("reader.permalink", slug=story.slug, post_id=post.id, _external=external)
+
+
+def blog_posting(story: Story, post: Post) -> dict[str, Any]:
+    """Return one post as a schema.org BlogPosting."""
+    text = plain_text(post.body, sanitized=True)
+    update: dict[str, Any] = {
+        "@type": "BlogPosting",
+        "headline": headline(post),
+        "articleBody": text,
+        "datePublished": rfc3339(post.published_at),
+        "dateModified": rfc3339(post.updated_at),
+        "url": permalink(story, post),
+        "author": {"@type": "Person", "name": post.author.display_name},
+        "creativeWorkStatus": post.verification.value,
+    }
+    if post.corrections:
+        update["correction"] = [
+            {"@type": "CorrectionComment", "text": c.note, "datePublished": rfc3339(c.at)}
+            for c in post.corrections
+        ]
+    return update
+
+
+def share_links(url: str, text: str) -> dict[str, str]:
+    """Return plain share links (no third-party scripts): WhatsApp and X."""
+    return {
+        "whatsapp": "https://wa.me/?" + urlencode({"text": f"{text} {url}"}),
+        "x": "https://x.com/intent/post?" + urlencode({"text": text, "url": url}),
+    }
+
+
+@dataclass(frozen=True)
+class Slice:
+    """Which posts a page shows: the newest (before is None) or those below a cursor."""
+
+    pinned: list[Post]
+    posts: list[Post]
+    before: int | None = None  # this page's cursor
+    next_before: int | None = None  # the next older page's cursor, if there is one
+
+
+def story_clock(story: Story, locale: str) -> Clock:
+    """Return the story's clock for a locale: times alone for today in the story's zone."""
     tz = ZoneInfo(story.timezone)
+    return Clock(tz=tz, locale=locale, day=utcnow().astimezone(tz).date())
+
+
+def page_context(
+    story: Story, page: Slice, locale: str, lang: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Return everything the reader template needs for one page of the story."""
+    lang = lang or {}
     now = utcnow()
-    url = url_for("reader.story", slug=story.slug, _external=True)
-    newest = max((p.published_at for p in posts), default=now)
-    clock = Clock(tz=tz, locale=locale, day=newest.astimezone(tz).date())
+    shown = [*page.pinned, *page.posts]
+    clock = story_clock(story, locale)
+    cursor: dict[str, Any] = {"before": page.before} if page.before else {}
+    url = url_for("reader.story", slug=story.slug, **cursor, _external=True)
     # The last change readers can see in a post (the story row also moves on deletions).
-    latest = max((p.updated_at for p in posts), default=story.created_at)
+    latest = max((p.updated_at for p in shown), default=story.created_at)
     live = story.status is StoryStatus.LIVE
+    older = (
+        url_for("reader.story", slug=story.slug, before=page.next_before, **lang)
+        if page.next_before
+        else None
+    )
     return {
         "story": story,
         "locale": locale,
         # What the newsroom wrote is in the story's language, whatever the interface's.
         "content_lang": story.language,
-        "pinned": [post_view(p, clock, now) for p in posts if p.pinned],
-        "posts": [post_view(p, clock, now) for p in posts if not p.pinned],
-        "has_key_events": any(p.key_event for p in posts),
+        "pinned": [post_view(p, clock, now) for p in page.pinned],
+        "posts": [post_view(p, clock, now) for p in page.posts],
+        "before": page.before,
+        "older_url": older,
+        "latest_url": url_for("reader.story", slug=story.slug, **lang),
+        "lang_args": lang,
+        "has_key_events": any(p.key_event for p in shown),
         "last_update": clock.stamp(latest),
         "last_update_relative": format_timedelta(latest - now, add_direction=True),
-        "json_ld": json_ld(story, posts, url),
+        "json_ld": json_ld(story, shown, url),
         "client_config": client_config(story, clock),
         "canonical": url,
         "alternates": {
-            code: url_for("reader.story", slug=story.slug, lang=code, _external=True)
+            code: url_for("reader.story", slug=story.slug, **cursor, lang=code, _external=True)
             for code in LOCALES
         },
         "live": live,
@@ -267,4 +323,5 @@ def page_context(story: Story, posts: list[Post], locale: str) -> dict[str, Any]
         if live
         else gettext("Coverage of this story has ended."),
         "site_name": SITE_NAME,
+        "share": share_links(url, story.title),
     }
