@@ -312,7 +312,10 @@ def page_context(
         "last_update": clock.stamp(latest),
         "last_update_relative": format_timedelta(latest - now, add_direction=True),
         "json_ld": json_ld(story, shown, url),
-        "client_config": client_config(story, clock),
+        "client_config": {
+            **client_config(story, clock),
+            "linkQuery": f"?{urlencode(lang)}" if lang else "",
+        },
         "canonical": url,
         "alternates": {
             code: url_for("reader.story", slug=story.slug, **cursor, lang=code, _external=True)

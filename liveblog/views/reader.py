@@ -92,11 +92,14 @@ def _page_private(locale_from: LocaleSource) -> bool:
 
 
 def _remember_language(response: Response) -> Response:
-    """Keep an explicit ?lang= in our cookie; an answer that sets it is not for shared caches."""
+    """Keep an explicit ?lang= in our cookie.
+
+    The answer stays public: the cookie's value comes from the URL alone, so a shared
+    cache that keeps it with the page hands every reader of that URL the same cookie.
+    """
     asked = request.args.get("lang")
     if asked in LOCALES and request.cookies.get(LOCALE_COOKIE) != asked:
         response.set_cookie(LOCALE_COOKIE, asked, max_age=365 * 86400, samesite="Lax")
-        response.headers["Cache-Control"] = "private, no-cache"
     return response
 
 
