@@ -242,6 +242,10 @@
 
   const listed = () => ui.list.querySelectorAll(":scope > .post");
   const publishedOf = (node) => Date.parse(node.dataset.published);
+  function dayOf(node) {
+    const parts = wall(new Date(node.dataset.published));
+    return `${parts.year}-${parts.month}-${parts.day}`;
+  }
 
   /* The span of publication times the list covers: posts older than the oldest loaded
      one stay out while older pages remain to be loaded (they arrive with those pages). */
@@ -269,6 +273,11 @@
         before = child;
         break;
       }
+    }
+    // A newer post goes above the heading of an older day, not under it.
+    const heading = before && before.previousElementSibling;
+    if (heading && heading.classList.contains("day-break") && heading.dataset.day !== dayOf(node)) {
+      before = heading;
     }
     container.insertBefore(node, before);
   }
@@ -418,7 +427,13 @@
     const node = event.post && byId(`post-${event.post.id}`);
     if (!node) return;
     const hadFocus = node.contains(document.activeElement);
+    const heading = node.previousElementSibling;
     node.remove();
+    // A day heading left with no post under it goes too.
+    if (heading && heading.classList.contains("day-break")) {
+      const next = heading.nextElementSibling;
+      if (!next || !next.classList.contains("post")) heading.remove();
+    }
     if (hadFocus) ui.list.focus({ preventScroll: true });
     refreshChrome();
   }
@@ -698,8 +713,14 @@
       const doc = new DOMParser().parseFromString(await response.text(), "text/html");
       const theirs = doc.getElementById("updates");
       const added = [];
-      for (const node of theirs ? theirs.querySelectorAll(":scope > .post") : []) {
-        if (!node.id || byId(node.id)) continue; // already here (e.g. moved while loading)
+      for (const node of theirs ? theirs.children : []) {
+        const last = ui.list.querySelector(":scope > .post:last-of-type");
+        if (node.classList.contains("day-break")) {
+          // The heading of a day this page already shows the end of is not repeated.
+          if (!last || dayOf(last) !== node.dataset.day) ui.list.append(document.importNode(node, true));
+          continue;
+        }
+        if (!node.classList.contains("post") || !node.id || byId(node.id)) continue;
         const mine = document.importNode(node, true);
         ui.list.append(mine); // older than every listed post: they go below, in order
         added.push(mine);

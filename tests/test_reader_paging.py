@@ -4,6 +4,7 @@ compression and shared-cache headers, through the Flask test client."""
 from __future__ import annotations
 
 import gzip
+import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -332,3 +333,48 @@ def test_public_even_with_foreign_cookies_private_only_with_ours(
     response = reader.get(f"/stories/{slug}?lang=en", headers={"Accept-Language": "id"})
     assert response.headers["Cache-Control"].startswith("public")
     assert response.headers["Vary"] == "Accept-Encoding"
+
+
+# --- dates ------------------------------------------------------------------------------
+
+
+def test_days_are_headed_and_older_posts_show_their_date(
+    newsroom: Newsroom, app: Flask, client: FlaskClient
+) -> None:
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from liveblog.models import Post, utcnow
+
+    slug = newsroom.story()["slug"]
+    posts = [newsroom.post(slug, body=f"<p>Pos {i}</p>") for i in range(4)]
+    now = utcnow()
+    ages = {posts[0]["id"]: 400, posts[1]["id"]: 2, posts[2]["id"]: 2}  # days
+    with rt(app).db.write() as session:
+        for post_id, days in ages.items():
+            session.execute(
+                update(Post).where(Post.id == post_id).values(published_at=now - timedelta(days))
+            )
+    html = client.get(f"/stories/{slug}?lang=en").text
+    page = Page(html)
+    headings = page.all("h2")
+    days = [h.get("data-day") for h in headings if "day-break" in h.classes]
+    assert len(days) == 2  # two days ago, and last year; none above today's post
+    assert days == sorted(days, reverse=True)
+    order = [e.get("id") or e.get("data-day") for e in page.elements
+             if e.get("data-day") or "post" in e.classes]  # fmt: skip
+    assert order == [f"post-{posts[3]['id']}", days[0], f"post-{posts[2]['id']}",
+                     f"post-{posts[1]['id']}", days[1], f"post-{posts[0]['id']}"]  # fmt: skip
+    times = dict(
+        zip(
+            (p.get("id") for p in page.posts()),
+            re.findall(r'<a class="post-time"[^>]*><time datetime="[^"]+">([^<]+)</time>', html),
+            strict=True,
+        )
+    )
+    assert re.fullmatch(r"\d{1,2}:\d\d\s[AP]M\sWIB", times[f"post-{posts[3]['id']}"])
+    assert re.search(r"[A-Z][a-z]{2} \d{1,2}, ", times[f"post-{posts[2]['id']}"])  # "Dec 4, "
+    assert re.search(r"\d{4}, ", times[f"post-{posts[0]['id']}"])  # a year ago: the year too
+    label = Page(client.get(f"/stories/{slug}?lang=id").text).all("h2")
+    assert any(h.get("data-day") == days[0] for h in label)

@@ -16,7 +16,7 @@ from urllib.parse import urlencode, urlsplit
 from zoneinfo import ZoneInfo
 
 from babel import Locale
-from babel.dates import format_skeleton, format_time, get_time_format
+from babel.dates import format_date, format_skeleton, format_time, get_time_format
 from flask import url_for
 from flask_babel import format_timedelta, get_locale, get_translations, gettext, ngettext
 
@@ -273,6 +273,22 @@ class Slice:
     next_before: int | None = None  # the next older page's cursor, if there is one
 
 
+def day_breaks(posts: list[Post], clock: Clock) -> dict[str, tuple[str, str]]:
+    """Return {post id: (ISO day, label)} for the first post of each day that is not today.
+
+    Posts are newest first; today's posts, on top, need no heading.
+    """
+    breaks: dict[str, tuple[str, str]] = {}
+    previous = clock.day
+    for post in posts:
+        day = post.published_at.astimezone(clock.tz).date()
+        if day != previous:
+            label = format_date(day, "full", locale=clock.locale)
+            breaks[post.id] = (day.isoformat(), label)
+            previous = day
+    return breaks
+
+
 def story_clock(story: Story, locale: str) -> Clock:
     """Return the story's clock for a locale: times alone for today in the story's zone."""
     tz = ZoneInfo(story.timezone)
@@ -304,6 +320,7 @@ def page_context(
         "content_lang": story.language,
         "pinned": [post_view(p, clock, now) for p in page.pinned],
         "posts": [post_view(p, clock, now) for p in page.posts],
+        "day_breaks": day_breaks(page.posts, clock),
         "before": page.before,
         "older_url": older,
         "latest_url": url_for("reader.story", slug=story.slug, **lang),
