@@ -38,21 +38,27 @@ def posts_page(
     story: Story,
     *,
     before: int | None = None,
+    after: int | None = None,
     limit: int | None = None,
     pinned: bool | None = None,
+    oldest_first: bool = False,
 ) -> list[Post]:
-    """Return a story's visible posts, newest first, optionally older than a cursor.
+    """Return a story's visible posts, newest first, optionally beyond a cursor.
 
-    `pinned` keeps only pinned (True) or unpinned (False) posts; None keeps both.
+    `before`/`after` keep posts created before/after that seq; `pinned` keeps only pinned
+    (True) or unpinned (False) posts, None both; `oldest_first` turns the order around.
     """
+    order = Post.created_seq.asc() if oldest_first else Post.created_seq.desc()
     query = (
         select(Post)
         .where(Post.story_id == story.id, Post.deleted_at.is_(None))
         .options(selectinload(Post.author), selectinload(Post.corrections))
-        .order_by(Post.created_seq.desc())
+        .order_by(order)
     )
     if before is not None:
         query = query.where(Post.created_seq < before)
+    if after is not None:
+        query = query.where(Post.created_seq > after)
     if pinned is not None:
         query = query.where(Post.pinned.is_(pinned))
     if limit is not None:

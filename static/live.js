@@ -54,8 +54,10 @@
   const TICK = 30000; // ms between refreshes of the relative times
 
   let lastSeq = Number.parseInt(root.dataset.lastSeq, 10) || 0;
-  // The newest page shows new posts; an older one (?before=) only keeps its own up to date.
-  const firstPage = !root.dataset.before;
+  // The newest page shows new posts; an older one (?before=) or one in the oldest-first
+  // order only keeps its own posts up to date.
+  const oldestFirst = root.dataset.order === "oldest";
+  const firstPage = !root.dataset.before && !oldestFirst;
   let storyTitle = ui.title ? ui.title.textContent : document.title;
   const reducedMotion = window.matchMedia("(prefers-reduced-motion: reduce)");
 
@@ -410,7 +412,7 @@
       node.classList.add("is-pending");
     }
     const hadFocus = old.contains(document.activeElement);
-    if (old.dataset.pinned !== node.dataset.pinned) {
+    if (old.dataset.pinned !== node.dataset.pinned && !oldestFirst) {
       old.remove();
       if (belongs(node)) place(node);
     } else {

@@ -378,3 +378,22 @@ def test_days_are_headed_and_older_posts_show_their_date(
     assert re.search(r"\d{4}, ", times[f"post-{posts[0]['id']}"])  # a year ago: the year too
     label = Page(client.get(f"/stories/{slug}?lang=id").text).all("h2")
     assert any(h.get("data-day") == days[0] for h in label)
+
+
+def test_oldest_first_pages_walk_forward(small_app: Flask) -> None:
+    newsroom = Newsroom(small_app)
+    slug = newsroom.story()["slug"]
+    posts = [newsroom.post(slug, body=f"<p>Pos {i}</p>") for i in range(7)]
+    pinned = newsroom.post(slug, body="<p>Sematan</p>", pinned=True)
+    client = small_app.test_client()
+    newest = Page(client.get(f"/stories/{slug}?lang=en").text)
+    toggle = [a for a in newest.all("a") if "order-toggle" in a.classes]
+    assert [a.get("href") for a in toggle] == [f"/stories/{slug}?order=oldest&lang=en"]
+    seen = walk(client, toggle[0].get("href"))
+    assert seen == [pinned["id"], *(p["id"] for p in posts)]  # pinned on top, then in order
+    first = Page(client.get(toggle[0].get("href")).text)
+    assert first.one("main").get("data-order") == "oldest"
+    assert next_link(first) == f"/stories/{slug}?order=oldest&after=3&lang=en"
+    back = [a for a in first.all("a") if "order-toggle" in a.classes]
+    assert back[0].get("href") == f"/stories/{slug}?lang=en"
+    assert client.get(f"/stories/{slug}?order=oldest&after=x").status_code == 422

@@ -265,21 +265,34 @@ def share_links(url: str, text: str) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class Slice:
-    """Which posts a page shows: the newest (before is None) or those below a cursor."""
+    """Which posts a page shows: the first page (no cursor) or those beyond a cursor.
+
+    Newest first, a page holds the posts created before its cursor; oldest first, after it.
+    """
 
     pinned: list[Post]
     posts: list[Post]
-    before: int | None = None  # this page's cursor
-    next_before: int | None = None  # the next older page's cursor, if there is one
+    cursor: int | None = None  # this page's cursor
+    next_cursor: int | None = None  # the next page's cursor, if there is one
+    oldest_first: bool = False
+
+    def args(self, cursor: int | None) -> dict[str, Any]:
+        """Return the query arguments of the page at a cursor in this order."""
+        order = {"order": "oldest"} if self.oldest_first else {}
+        if cursor is None:
+            return order
+        return {**order, ("after" if self.oldest_first else "before"): cursor}
 
 
-def day_breaks(posts: list[Post], clock: Clock) -> dict[str, tuple[str, str]]:
-    """Return {post id: (ISO day, label)} for the first post of each day that is not today.
+def day_breaks(
+    posts: list[Post], clock: Clock, *, oldest_first: bool = False
+) -> dict[str, tuple[str, str]]:
+    """Return {post id: (ISO day, label)} for the first post of each day in the list.
 
-    Posts are newest first; today's posts, on top, need no heading.
+    Newest first, today's posts (on top) need no heading; oldest first, every day has one.
     """
     breaks: dict[str, tuple[str, str]] = {}
-    previous = clock.day
+    previous = None if oldest_first else clock.day
     for post in posts:
         day = post.published_at.astimezone(clock.tz).date()
         if day != previous:
@@ -303,16 +316,17 @@ def page_context(
     now = utcnow()
     shown = [*page.pinned, *page.posts]
     clock = story_clock(story, locale)
-    cursor: dict[str, Any] = {"before": page.before} if page.before else {}
+    cursor = page.args(page.cursor)
     url = url_for("reader.story", slug=story.slug, **cursor, _external=True)
     # The last change readers can see in a post (the story row also moves on deletions).
     latest = max((p.updated_at for p in shown), default=story.created_at)
     live = story.status is StoryStatus.LIVE
-    older = (
-        url_for("reader.story", slug=story.slug, before=page.next_before, **lang)
-        if page.next_before
+    further = (
+        url_for("reader.story", slug=story.slug, **page.args(page.next_cursor), **lang)
+        if page.next_cursor
         else None
     )
+    other_order: dict[str, Any] = {} if page.oldest_first else {"order": "oldest"}
     return {
         "story": story,
         "locale": locale,
@@ -320,10 +334,13 @@ def page_context(
         "content_lang": story.language,
         "pinned": [post_view(p, clock, now) for p in page.pinned],
         "posts": [post_view(p, clock, now) for p in page.posts],
-        "day_breaks": day_breaks(page.posts, clock),
-        "before": page.before,
-        "older_url": older,
+        "day_breaks": day_breaks(page.posts, clock, oldest_first=page.oldest_first),
+        "paged": page.cursor is not None or page.oldest_first,
+        "before": None if page.oldest_first else page.cursor,
+        "oldest_first": page.oldest_first,
+        "next_url": further,
         "latest_url": url_for("reader.story", slug=story.slug, **lang),
+        "order_url": url_for("reader.story", slug=story.slug, **other_order, **lang),
         "lang_args": lang,
         "has_key_events": any(p.key_event for p in shown),
         "last_update": clock.stamp(latest),

@@ -109,9 +109,12 @@ def story(slug: str) -> Response:
 
     The first page holds the pinned posts and the newest others; `?before=<seq>` pages
     hold the next older ones, each reached from the page before by its rel=next link.
+    `?order=oldest` turns it around: the first posts, then `&after=<seq>` the next ones.
     """
     page_size: int = current_app.config["LIVEBLOG_PAGE_SIZE"]
-    before = int_arg("before", 0, 1, MAX_SEQ) if "before" in request.args else None
+    oldest_first = request.args.get("order") == "oldest"
+    name = "after" if oldest_first else "before"
+    cursor = int_arg(name, 0, 1, MAX_SEQ) if name in request.args else None
     with runtime().db.read() as session:
         story = require_story(session, slug)
         g.story_language = story.language
@@ -119,18 +122,26 @@ def story(slug: str) -> Response:
         source = locale_source()
         lang = lang_args(locale)
         bucket = int(time.time() // PAGE_FRESHNESS)
-        page_key = f"b{before}" if before else "top"
+        page_key = f"{'a' if oldest_first else 'b'}{cursor or ''}"
         etag = f"page-{story.id}-{story.last_seq}-{locale}-{page_key}-{bucket}"
         key = (story.id, story.last_seq, locale, page_key, bucket, bool(lang), _base_url())
 
         def render() -> Rendered:
-            pinned = [] if before else posts_page(session, story, pinned=True)
-            posts = posts_page(session, story, before=before, limit=page_size + 1, pinned=False)
-            next_before = None
+            pinned = [] if cursor else posts_page(session, story, pinned=True)
+            posts = posts_page(
+                session,
+                story,
+                before=None if oldest_first else cursor,
+                after=cursor if oldest_first else None,
+                limit=page_size + 1,
+                pinned=False,
+                oldest_first=oldest_first,
+            )
+            next_cursor = None
             if len(posts) > page_size:
                 posts = posts[:page_size]
-                next_before = posts[-1].created_seq
-            page = Slice(pinned=pinned, posts=posts, before=before, next_before=next_before)
+                next_cursor = posts[-1].created_seq
+            page = Slice(pinned, posts, cursor, next_cursor, oldest_first)
             html = render_template("reader/story.html", **page_context(story, page, locale, lang))
             return Rendered(html.encode(), "text/html")
 
