@@ -23,7 +23,7 @@ from flask_babel import format_timedelta, get_locale, get_translations, gettext,
 from ..i18n import LOCALES, VERIFICATION_LABELS
 from ..models import Post, Story, StoryStatus, Verification, utcnow
 from ..payloads import rfc3339
-from ..sanitize import plain_text
+from .page_meta import SITE_NAME, json_ld, share_links
 
 #: Text glyphs shown before each verification label, so the status never relies on colour.
 VERIFICATION_ICONS: dict[Verification, str] = {
@@ -33,7 +33,6 @@ VERIFICATION_ICONS: dict[Verification, str] = {
     Verification.FALSE: "✗",
 }
 
-SITE_NAME = "liveblog"
 NBSP = "\u00a0"
 
 #: The names of the languages in the switch, each in its own language.
@@ -197,69 +196,6 @@ def client_config(story: Story, clock: Clock) -> dict[str, Any]:
             "loadingOlder": gettext("Loading older updates…"),
             "olderFailed": gettext("Older updates could not be loaded. Try again."),
         },
-    }
-
-
-def json_ld(story: Story, posts: list[Post], url: str) -> dict[str, Any]:
-    """Return the schema.org LiveBlogPosting for one page: the posts it shows, no others."""
-    data: dict[str, Any] = {
-        "@context": "https://schema.org",
-        "@type": "LiveBlogPosting",
-        "headline": story.title,
-        "description": story.summary,
-        "url": url,
-        "mainEntityOfPage": url,
-        "inLanguage": story.language,
-        "datePublished": rfc3339(story.created_at),
-        "dateModified": rfc3339(story.updated_at),
-        "coverageStartTime": rfc3339(story.created_at),
-        "publisher": {"@type": "Organization", "name": SITE_NAME},
-        "liveBlogUpdate": [],
-    }
-    if story.status is StoryStatus.ENDED and story.ended_at:
-        data["coverageEndTime"] = rfc3339(story.ended_at)
-    for post in posts:
-        data["liveBlogUpdate"].append(blog_posting(story, post))
-    return data
-
-
-def headline(post: Post, limit: int = 110) -> str:
-    """Return a post's text, cut to a headline's length."""
-    text = plain_text(post.body, sanitized=True)
-    return text[: limit - 3] + "…" if len(text) > limit else text
-
-
-def permalink(story: Story, post: Post, *, external: bool = True) -> str:
-    """Return the URL of one post's own page."""
-    return url_for("reader.permalink", slug=story.slug, post_id=post.id, _external=external)
-
-
-def blog_posting(story: Story, post: Post) -> dict[str, Any]:
-    """Return one post as a schema.org BlogPosting."""
-    text = plain_text(post.body, sanitized=True)
-    update: dict[str, Any] = {
-        "@type": "BlogPosting",
-        "headline": headline(post),
-        "articleBody": text,
-        "datePublished": rfc3339(post.published_at),
-        "dateModified": rfc3339(post.updated_at),
-        "url": permalink(story, post),
-        "author": {"@type": "Person", "name": post.author.display_name},
-        "creativeWorkStatus": post.verification.value,
-    }
-    if post.corrections:
-        update["correction"] = [
-            {"@type": "CorrectionComment", "text": c.note, "datePublished": rfc3339(c.at)}
-            for c in post.corrections
-        ]
-    return update
-
-
-def share_links(url: str, text: str) -> dict[str, str]:
-    """Return plain share links (no third-party scripts): WhatsApp and X."""
-    return {
-        "whatsapp": "https://wa.me/?" + urlencode({"text": f"{text} {url}"}),
-        "x": "https://x.com/intent/post?" + urlencode({"text": text, "url": url}),
     }
 
 

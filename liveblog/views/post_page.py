@@ -14,15 +14,8 @@ from flask_babel import gettext
 from ..i18n import LOCALES
 from ..models import Post, Story, StoryStatus, utcnow
 from ..payloads import rfc3339
-from .page import (
-    SITE_NAME,
-    blog_posting,
-    headline,
-    permalink,
-    post_view,
-    share_links,
-    story_clock,
-)
+from .page import post_view, story_clock
+from .page_meta import SITE_NAME, blog_posting, headline, permalink, share_links
 
 
 def post_page_context(

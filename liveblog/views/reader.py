@@ -19,7 +19,8 @@ from ..renders import Rendered
 from ..runtime import runtime
 from ..web import int_arg
 from .delivery import LocaleSource, lang_args, locale_source, send
-from .page import LANGUAGE_NAMES, SITE_NAME, Slice, page_context
+from .page import LANGUAGE_NAMES, Slice, page_context
+from .page_meta import SITE_NAME
 from .post_page import post_page_context
 
 bp = Blueprint("reader", __name__)
