@@ -62,27 +62,27 @@ def feed(slug: str) -> Response:
     before = int_arg("before", 0, 1, MAX_SEQ) if "before" in request.args else None
     with runtime().db.read() as session:
         story = require_story(session, slug)
-        etag = feed_etag(story, f"b{before}" if before else "top")
-        key = ("feed", story.id, story.last_seq, before, _base_url())
+    etag = feed_etag(story, f"b{before}" if before else "top")
+    key = ("feed", story.id, story.last_seq, before, _base_url())
 
-        def render() -> Rendered:
+    def render() -> Rendered:
+        with runtime().db.read() as session:
             posts = posts_page(session, story, before=before, limit=page_size + 1)
-            next_url = None
-            if len(posts) > page_size:
-                posts = posts[:page_size]
-                next_url = url_for(
-                    ".feed", slug=slug, before=posts[-1].created_seq, _external=True
-                )
-            doc = build_feed(
-                story,
-                posts,
-                home_url=url_for(".story", slug=slug, _external=True),
-                feed_url=url_for(".feed", slug=slug, _external=True),
-                next_url=next_url,
-            )
-            return Rendered(dumps(doc).encode(), MIME_TYPE)
+        next_url = None
+        if len(posts) > page_size:
+            posts = posts[:page_size]
+            next_url = url_for(".feed", slug=slug, before=posts[-1].created_seq, _external=True)
+        doc = build_feed(
+            story,
+            posts,
+            home_url=url_for(".story", slug=slug, _external=True),
+            feed_url=url_for(".feed", slug=slug, _external=True),
+            next_url=next_url,
+        )
+        return Rendered(dumps(doc).encode(), MIME_TYPE)
 
-        response = send(key, etag, render, max_age=max_age)
+    # No database session is held while this request waits for someone else's render.
+    response = send(key, etag, render, max_age=max_age)
     response.headers["Access-Control-Allow-Origin"] = "*"
     return response
 
@@ -118,16 +118,17 @@ def story(slug: str) -> Response:
     cursor = int_arg(name, 0, 1, MAX_SEQ) if name in request.args else None
     with runtime().db.read() as session:
         story = require_story(session, slug)
-        g.story_language = story.language
-        locale = str(get_locale())
-        source = locale_source()
-        lang = lang_args(locale)
-        bucket = int(time.time() // PAGE_FRESHNESS)
-        page_key = f"{'a' if oldest_first else 'b'}{cursor or ''}"
-        etag = f"page-{story.id}-{story.last_seq}-{locale}-{page_key}-{bucket}"
-        key = (story.id, story.last_seq, locale, page_key, bucket, bool(lang), _base_url())
+    g.story_language = story.language
+    locale = str(get_locale())
+    source = locale_source()
+    lang = lang_args(locale)
+    bucket = int(time.time() // PAGE_FRESHNESS)
+    page_key = f"{'a' if oldest_first else 'b'}{cursor or ''}"
+    etag = f"page-{story.id}-{story.last_seq}-{locale}-{page_key}-{bucket}"
+    key = (story.id, story.last_seq, locale, page_key, bucket, bool(lang), _base_url())
 
-        def render() -> Rendered:
+    def render() -> Rendered:
+        with runtime().db.read() as session:
             pinned = [] if cursor else posts_page(session, story, pinned=True)
             posts = posts_page(
                 session,
@@ -138,22 +139,23 @@ def story(slug: str) -> Response:
                 pinned=False,
                 oldest_first=oldest_first,
             )
-            next_cursor = None
-            if len(posts) > page_size:
-                posts = posts[:page_size]
-                next_cursor = posts[-1].created_seq
-            page = Slice(pinned, posts, cursor, next_cursor, oldest_first)
-            html = render_template("reader/story.html", **page_context(story, page, locale, lang))
-            return Rendered(html.encode(), "text/html")
+        next_cursor = None
+        if len(posts) > page_size:
+            posts = posts[:page_size]
+            next_cursor = posts[-1].created_seq
+        page = Slice(pinned, posts, cursor, next_cursor, oldest_first)
+        html = render_template("reader/story.html", **page_context(story, page, locale, lang))
+        return Rendered(html.encode(), "text/html")
 
-        response = send(
-            key,
-            etag,
-            render,
-            max_age=PAGE_MAX_AGE,
-            private=_page_private(source),
-            vary_language=source is LocaleSource.HEADERS,
-        )
+    # No database session is held while this request waits for someone else's render.
+    response = send(
+        key,
+        etag,
+        render,
+        max_age=PAGE_MAX_AGE,
+        private=_page_private(source),
+        vary_language=source is LocaleSource.HEADERS,
+    )
     return _remember_language(response)
 
 
@@ -164,30 +166,30 @@ def permalink(slug: str, post_id: str) -> Response:
         story = require_story(session, slug)
         g.story_language = story.language
         post = story_post(session, story, post_id) if POST_ID.fullmatch(post_id) else None
-        if post is None:
-            raise NotFound(N_("There is no such update in this story."))
-        locale = str(get_locale())
-        source = locale_source()
-        lang = lang_args(locale)
-        gone = post.deleted_at is not None
-        bucket = int(time.time() // PAGE_FRESHNESS)
-        etag = f"post-{post.id}-{story.last_seq}-{locale}-{bucket}"
-        key = ("post", post.id, story.last_seq, locale, bucket, bool(lang), _base_url())
+    if post is None:
+        raise NotFound(N_("There is no such update in this story."))
+    locale = str(get_locale())
+    source = locale_source()
+    lang = lang_args(locale)
+    gone = post.deleted_at is not None
+    bucket = int(time.time() // PAGE_FRESHNESS)
+    etag = f"post-{post.id}-{story.last_seq}-{locale}-{bucket}"
+    key = ("post", post.id, story.last_seq, locale, bucket, bool(lang), _base_url())
 
-        def render() -> Rendered:
-            context = post_page_context(story, post, locale, lang)
-            html = render_template("reader/permalink.html", **context)
-            return Rendered(html.encode(), "text/html")
+    def render() -> Rendered:
+        context = post_page_context(story, post, locale, lang)
+        html = render_template("reader/permalink.html", **context)
+        return Rendered(html.encode(), "text/html")
 
-        response = send(
-            key,
-            etag,
-            render,
-            max_age=PAGE_MAX_AGE,
-            private=_page_private(source),
-            vary_language=source is LocaleSource.HEADERS,
-            status=410 if gone else 200,
-        )
+    response = send(
+        key,
+        etag,
+        render,
+        max_age=PAGE_MAX_AGE,
+        private=_page_private(source),
+        vary_language=source is LocaleSource.HEADERS,
+        status=410 if gone else 200,
+    )
     return _remember_language(response)
 
 
