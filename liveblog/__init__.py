@@ -73,9 +73,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app.config["LIVEBLOG_QUEUE_LIMIT"],
     )
     babel.init_app(app, locale_selector=select_locale)
+    from . import guard
     from .views import editor_auth
 
     editor_auth.init_app(app)  # sessions, login rate limit; before CSRFProtect's defaults
+    guard.init_app(app)  # refuses impossible input before CSRF and the views
     csrf.init_app(app)
 
     from . import cli, uploads, web

@@ -24,6 +24,7 @@ DEFAULTS: dict[str, Any] = {
     "LIVEBLOG_RENDER_CACHE_BYTES": 64 * 1024 * 1024,
     "LIVEBLOG_FEED_MAX_AGE": 5,
     "MAX_CONTENT_LENGTH": 256 * 1024,
+    "LIVEBLOG_LOGIN_LIMIT": 10,  # sign-in attempts per user and address (or device) a minute
 }
 
 ENV_KEYS = (
@@ -33,6 +34,7 @@ ENV_KEYS = (
     "LIVEBLOG_QUEUE_LIMIT",
     "LIVEBLOG_PING_SECONDS",
     "LIVEBLOG_SEND_TIMEOUT",
+    "LIVEBLOG_LOGIN_LIMIT",
 )
 
 
@@ -66,5 +68,6 @@ def load_config(
     config["LIVEBLOG_QUEUE_LIMIT"] = int(config["LIVEBLOG_QUEUE_LIMIT"])
     config["LIVEBLOG_PING_SECONDS"] = float(config["LIVEBLOG_PING_SECONDS"])
     config["LIVEBLOG_SEND_TIMEOUT"] = float(config["LIVEBLOG_SEND_TIMEOUT"])
+    config["LIVEBLOG_LOGIN_LIMIT"] = int(config["LIVEBLOG_LOGIN_LIMIT"])
     config["SECRET_KEY"] = config["LIVEBLOG_SECRET_KEY"]
     return config

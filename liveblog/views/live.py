@@ -20,10 +20,12 @@ from typing import Any
 from flask import Blueprint, current_app, request
 from flask_sock import ConnectionClosed, Sock
 
+from ..errors import Invalid
 from ..hub import Frame, Subscription
 from ..payloads import dumps
 from ..queries import event_frames, require_story, story_by_slug
 from ..runtime import runtime
+from ..validation import whole_number
 
 bp = Blueprint("live", __name__)
 sock = Sock()
@@ -52,7 +54,10 @@ def _refuse_unknown_story() -> None:
 def _parse_after(raw: str | None) -> int | None:
     if raw is None:
         return 0
-    return int(raw) if raw.isdigit() and len(raw) < 12 else None
+    try:
+        return whole_number(raw, "after")
+    except Invalid:
+        return None
 
 
 @sock.route("/stories/<slug>/live", bp=bp)  # type: ignore[untyped-decorator]

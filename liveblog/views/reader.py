@@ -26,7 +26,6 @@ from .post_page import post_page_context
 bp = Blueprint("reader", __name__)
 
 PAGE_MAX_AGE = 5
-MAX_SEQ = 2**31 - 1  # the seq columns are 32-bit integers
 POST_ID = re.compile(r"[a-z0-9]{1,32}")
 #: The page shows relative times ("5 minutes ago"): its ETag changes at least this often.
 PAGE_FRESHNESS = 60
@@ -59,7 +58,7 @@ def feed(slug: str) -> Response:
     """Return the story's JSON Feed 1.1, newest first, paged with next_url."""
     page_size: int = current_app.config["LIVEBLOG_FEED_PAGE_SIZE"]
     max_age: int = current_app.config["LIVEBLOG_FEED_MAX_AGE"]
-    before = int_arg("before", 0, 1, MAX_SEQ) if "before" in request.args else None
+    before = int_arg("before", 0, 1) if "before" in request.args else None
     with runtime().db.read() as session:
         story = require_story(session, slug)
     etag = feed_etag(story, f"b{before}" if before else "top")
@@ -115,7 +114,7 @@ def story(slug: str) -> Response:
     page_size: int = current_app.config["LIVEBLOG_PAGE_SIZE"]
     oldest_first = request.args.get("order") == "oldest"
     name = "after" if oldest_first else "before"
-    cursor = int_arg(name, 0, 1, MAX_SEQ) if name in request.args else None
+    cursor = int_arg(name, 0, 1) if name in request.args else None
     with runtime().db.read() as session:
         story = require_story(session, slug)
     g.story_language = story.language
