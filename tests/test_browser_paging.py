@@ -164,3 +164,50 @@ def test_share_buttons_without_third_party_scripts(browser: Any, site: Site) -> 
         assert reader.errors == []
     finally:
         reader.close()
+
+
+def test_day_headings_stay_single_across_loaded_pages(browser: Any, site: Site) -> None:
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from liveblog.db import Database
+    from liveblog.models import Post, utcnow
+
+    slug, posts = long_story(site, PAGE_SIZE + 3)
+    now = utcnow()
+    db = Database(site.url)
+    try:
+        with db.write() as session:
+            for index, days in ((0, 5), (1, 5), (2, 3), (3, 3), (4, 3), (5, 3)):
+                session.execute(
+                    update(Post)
+                    .where(Post.id == posts[index]["id"])
+                    .values(published_at=now - timedelta(days=days, minutes=index))
+                )
+    finally:
+        db.dispose()
+    reader = Reader(browser, lang="en").open(site, slug)
+    try:
+        page = reader.page
+        scroll_to_bottom(reader)
+        page.click("#load-older")
+        page.wait_for_selector("#older", state="detached")
+        order = page.eval_on_selector_all(
+            "#updates > *",
+            "ns => ns.map(n => n.classList.contains('day-break') ? n.dataset.day : n.id.slice(5))",
+        )
+        days = [item for item in order if item[:2] == "20"]
+        assert len(days) == len(set(days)) == 2, order
+        tail = order[-8:]
+        assert tail == [days[0], *(posts[i]["id"] for i in (5, 4, 3, 2)), days[1],
+                        posts[1]["id"], posts[0]["id"]]  # fmt: skip
+        # A deleted post leaves no heading without posts under it.
+        for index in (1, 0):
+            site.call("DELETE", f"/api/v1/stories/{slug}/posts/{posts[index]['id']}")
+        reader.wait_seq(site.last_seq(slug))
+        assert page.locator(f".day-break[data-day='{days[1]}']").count() == 0
+        assert page.locator(f".day-break[data-day='{days[0]}']").count() == 1
+        assert reader.errors == []
+    finally:
+        reader.close()
