@@ -23,6 +23,9 @@ DEFAULTS: dict[str, Any] = {
     "LIVEBLOG_WS_PER_IP": 50,  # concurrent live connections per client address (0: no cap)
     "LIVEBLOG_WS_MAX_MESSAGE": 4096,  # bytes a reader may send in one message (then 1009)
     "LIVEBLOG_FEED_PAGE_SIZE": 50,
+    "LIVEBLOG_PAGE_SIZE": 50,  # posts on one page of the reader's page, besides pinned ones
+    "LIVEBLOG_RENDER_CACHE_ENTRIES": 256,
+    "LIVEBLOG_RENDER_CACHE_BYTES": 64 * 1024 * 1024,
     "LIVEBLOG_FEED_MAX_AGE": 5,
     "MAX_CONTENT_LENGTH": 256 * 1024,
     "LIVEBLOG_METRICS_TOKEN": "",  # none: /metrics answers only on loopback
