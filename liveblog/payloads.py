@@ -60,6 +60,15 @@ def post_payload(post: Post, story_slug: str) -> dict[str, Any]:
         "updated_at": rfc3339(post.updated_at),
         "version": post.version,
         "corrections": corrections_payload(post),
+        **trust_payload(post),
+    }
+
+
+def trust_payload(post: Post) -> dict[str, Any]:
+    """Return what a post adds to the contract's shape about its checks and follow-ups."""
+    return {
+        "verified_by_editor": post.verification_by_editor,
+        "verification_history": list(post.verification_history or []),
     }
 
 

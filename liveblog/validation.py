@@ -259,3 +259,13 @@ def parse_post_update(data: Any) -> PostUpdate:
             N_("Nothing to change: give body, verification, pinned, key_event or correction."),
         )
     return update
+
+
+def parse_takedown(data: Any, *, reason_required: bool) -> str:
+    """Validate why a post is taken down (`{reason}`); no body at all means no reason."""
+    if data is None and not reason_required:
+        return ""
+    data = require_object(data)
+    _only(data, ("reason",))
+    reason = _text(data, "reason", MAX_NOTE, required=reason_required)
+    return "" if reason is _UNSET else str(reason)
