@@ -305,6 +305,7 @@
             h("span", { text: fmt(M.edited_by, { name: r.editor.name }) }),
             h("span", { class: "muted", text: r.changes.join(", ") }),
           ]),
+          r.reason ? h("p", { class: "revision-reason", text: M.delete_reason + " " + r.reason }) : null,
           badge(r.verification.status, r.verification.note),
           bodyNode(r.body, "post-body revision-body"),
         ]));
@@ -321,17 +322,30 @@
     function openDelete(id) {
       const v = views.get(id);
       if (!v) return;
-      v.panel.replaceChildren(h("div", { class: "confirm-delete row", role: "alert" }, [
+      // Why, for the private history; admins may also erase the text from it (legal takedowns).
+      const reason = h("input", { class: "delete-reason", maxlength: "1000" });
+      const purge = cfg.role === "admin" ? h("input", { type: "checkbox", class: "delete-purge" }) : null;
+      v.panel.replaceChildren(h("div", { class: "confirm-delete stack", role: "alert" }, [
         h("span", { text: M.confirm_delete }),
-        h("button", { type: "button", class: "danger act-confirm-delete", text: M.yes_delete,
-          on: { click: async () => {
-            try { await call("DELETE", postUrl(id)); remove(id); notify(M.deleted, "ok"); }
-            catch (err) { panelMessage(v, err.message, "error"); }
-          } } }),
-        h("button", { type: "button", text: M.cancel, on: { click: () => closePanel(id) } }),
-        h("span", { class: "panel-status", role: "status" }),
+        h("label", { class: "stack" }, [h("span", { text: M.delete_reason }), reason]),
+        purge ? h("label", {}, [purge, " " + M.purge]) : null,
+        h("div", { class: "row" }, [
+          h("button", { type: "button", class: "danger act-confirm-delete", text: M.yes_delete,
+            on: { click: async () => {
+              const why = { reason: reason.value };
+              try {
+                if (purge && purge.checked) await call("POST", postUrl(id) + "/purge", why);
+                else await call("DELETE", postUrl(id), why);
+                remove(id);
+                notify(M.deleted, "ok");
+              } catch (err) { panelMessage(v, err.message, "error"); }
+            } } }),
+          h("button", { type: "button", text: M.cancel, on: { click: () => closePanel(id) } }),
+          h("span", { class: "panel-status", role: "status" }),
+        ]),
       ]));
       v.mode = "delete";
+      reason.focus();
     }
 
     return { upsert, remove, placeholder, ids: () => [...posts.keys()] };

@@ -328,7 +328,7 @@
 
   function postCreated(event) {
     const post = event.post;
-    if (!post || !post.id) return;
+    if (!post || !post.id || post.redacted) return; // taken down since: no text to show
     if (byId(`post-${post.id}`)) {
       postUpdated(event);
       return;
@@ -348,7 +348,7 @@
 
   function postUpdated(event) {
     const post = event.post;
-    if (!post || !post.id) return;
+    if (!post || !post.id || post.redacted) return;
     const old = byId(`post-${post.id}`);
     if (!old) {
       postCreated({ ...event, type: "post.created" });

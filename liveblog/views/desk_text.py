@@ -29,6 +29,10 @@ def desk_messages() -> dict[str, str]:
         "delete": gettext("Delete"),
         "confirm_delete": gettext("Delete this update for every reader?"),
         "yes_delete": gettext("Yes, delete"),
+        "delete_reason": gettext("Why (kept in the private history):"),
+        "purge": gettext(
+            "Also erase the text from the private history (legal takedown; cannot be undone)"
+        ),
         "cancel": gettext("Cancel"),
         "save": gettext("Save"),
         "body": gettext("Text"),
