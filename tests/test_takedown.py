@@ -163,7 +163,8 @@ def test_admin_purge_erases_the_history_text(room: Newsroom, deleted_first: bool
     with rt(room.app).db.read() as session:
         post = session.get(Post, post_id)
         assert post is not None
-        assert post.body == "" and post.purged_at is not None
+        assert post.body == ""
+        assert post.purged_at is not None
         assert SECRET not in json.dumps(post.verification_history)
         assert all(c.note == "" for c in post.corrections)
         assert NOTE not in json.dumps(post.verification_history)
@@ -212,7 +213,8 @@ def test_desk_delete_with_reason_and_admin_purge(room: Newsroom) -> None:
     assert r.status_code == 204
     ada = Desk(room.app)
     assert ada.login("ada").status_code == 303
-    r = ada.json("POST", f"/editor/api/stories/{slug}/posts/{other['id']}/purge", {"reason": "Hukum"})
+    purge = f"/editor/api/stories/{slug}/posts/{other['id']}/purge"
+    r = ada.json("POST", purge, {"reason": "Hukum"})
     assert r.status_code == 204, r.get_json()
     assert_gone(public_texts(room, slug))
     assert revisions_of(room, other["id"])[-1].reason == "Hukum"
