@@ -56,12 +56,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
 
     from . import cli, uploads, web
-    from .views import api, desk_api, editor, health, live, reader
+    from .views import api, desk_api, editor, health, live, reader, trust
 
     live.sock.init_app(app)
     csrf.exempt(api.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(reader.bp)
+    app.register_blueprint(trust.bp)
     app.register_blueprint(live.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(editor_auth.bp)

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from . import verdicts
 from .db import Database
-from .errors import N_, Conflict, Forbidden, NotFound
+from .errors import N_, Conflict, Forbidden, Invalid, NotFound
 from .models import (
     Correction,
     Event,
@@ -135,6 +135,10 @@ class StoryService:
             story.title = values["title"] = req.title
         if req.summary is not None and req.summary != story.summary:
             story.summary = values["summary"] = req.summary
+        if req.known is not None and req.known != story.known:
+            story.known = values["known"] = req.known
+        if req.unknown is not None and req.unknown != story.unknown:
+            story.unknown = values["unknown"] = req.unknown
         if req.status is not None and req.status != story.status:
             story.status = req.status
             story.ended_at = now if req.status is StoryStatus.ENDED else None
@@ -142,7 +146,7 @@ class StoryService:
             values["ended_at"] = rfc3339(story.ended_at)
         if not values:
             raise _NoChange(None)
-        changes = [k for k in ("title", "summary", "status") if k in values]
+        changes = [k for k in ("title", "summary", "status", "known", "unknown") if k in values]
         return self._append(
             session, story, seq, EventType.STORY_UPDATED, now, changes=changes, values=values
         )
@@ -175,6 +179,8 @@ class StoryService:
                 created_seq=seq,
                 last_seq=seq,
             )
+            if req.resolves is not None:
+                post.resolves_id = self._earlier_post(session, story, req.resolves, seq).id
             verdicts.record(
                 post,
                 req.verification.status,
@@ -213,6 +219,12 @@ class StoryService:
                     raise error
                 now = at or utcnow()
                 changes = self._apply(post, req, actor, now)
+                if req.resolves_given and req.resolves != post.resolves_id:
+                    target = req.resolves and self._earlier_post(
+                        session, story, req.resolves, post.created_seq
+                    )
+                    post.resolves_id = target.id if target else None
+                    changes.append("resolves")
                 if not changes:
                     raise _NoChange(post_payload(post, story.slug))
                 post.version += 1
@@ -292,6 +304,8 @@ class StoryService:
         post.version += 1
         self._revise(session, post, actor, "deleted", now, reason=reason)
         scrub_events(session, story.id, post.id)
+        # Follow-ups of a post that is gone no longer point at it.
+        session.execute(update(Post).where(Post.resolves_id == post.id).values(resolves_id=None))
         return self._append(
             session, story, seq, EventType.POST_DELETED, now, post={"id": post.id}, post_id=post.id
         )
@@ -331,6 +345,21 @@ class StoryService:
         if post is None or post.story_id != story.id or post.deleted_at is not None:
             raise NotFound(N_("No post with the id '%(id)s' in this story."), id=post_id)
         return post
+
+    @staticmethod
+    def _earlier_post(session: Session, story: Story, post_id: str, before_seq: int) -> Post:
+        """Return the live post of this story, published before `before_seq`, to follow up."""
+        target = session.get(Post, post_id)
+        if (
+            target is None
+            or target.story_id != story.id
+            or target.deleted_at is not None
+            or target.created_seq >= before_seq
+        ):
+            raise Invalid(
+                "resolves", N_("The field 'resolves' must be the id of an earlier post.")
+            )
+        return target
 
     @staticmethod
     def _apply(post: Post, req: Any, actor: Actor, now: datetime) -> list[str]:

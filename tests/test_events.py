@@ -12,7 +12,7 @@ from conftest import Newsroom
 RFC3339 = re.compile(
     r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$", re.IGNORECASE
 )
-TRUST_KEYS = {"verified_by_editor", "verification_history"}
+TRUST_KEYS = {"verified_by_editor", "verification_history", "resolves", "followups"}
 POST_KEYS = {
     "id",
     "story",

@@ -20,18 +20,11 @@ from babel.dates import format_skeleton, format_time, get_time_format
 from flask import url_for
 from flask_babel import format_timedelta, get_locale, get_translations, gettext, ngettext
 
-from ..i18n import LOCALES, VERIFICATION_LABELS
+from ..i18n import LOCALES, VERIFICATION_ICONS, VERIFICATION_LABELS
 from ..models import Post, Story, StoryStatus, Verification, utcnow
 from ..payloads import rfc3339
 from ..sanitize import plain_text
-
-#: Text glyphs shown before each verification label, so the status never relies on colour.
-VERIFICATION_ICONS: dict[Verification, str] = {
-    Verification.UNVERIFIED: "?",
-    Verification.CONFIRMED: "✓",
-    Verification.DISPUTED: "!",
-    Verification.FALSE: "✗",
-}
+from .trust import Step, briefing, client_text, help_url, json_ld_reviews, timeline
 
 SITE_NAME = "liveblog"
 NBSP = "\u00a0"
@@ -97,6 +90,8 @@ class PostView:
     icon: str
     edited: Stamp | None
     corrections: list[tuple[str, Stamp]]
+    history: list[Step]
+    followup: tuple[str, Stamp] | None  # the newest later post that resolves this one
 
 
 def post_view(post: Post, clock: Clock, now: datetime) -> PostView:
@@ -109,6 +104,12 @@ def post_view(post: Post, clock: Clock, now: datetime) -> PostView:
         icon=VERIFICATION_ICONS[post.verification],
         edited=clock.stamp(post.body_edited_at) if post.body_edited_at else None,
         corrections=[(c.note, clock.stamp(c.at)) for c in post.corrections],
+        history=timeline(post, clock.stamp),
+        followup=(
+            (post.followups[-1].id, clock.stamp(post.followups[-1].published_at))
+            if post.followups
+            else None
+        ),
     )
 
 
@@ -192,6 +193,7 @@ def client_config(story: Story, clock: Clock) -> dict[str, Any]:
             "bannerEnded": gettext("Coverage of this story has ended."),
             "reconnecting": gettext("Connection lost. Reconnecting…"),
             "noKeyEvents": gettext("No key events yet."),
+            "trust": client_text(clock.locale),
         },
     }
 
@@ -225,6 +227,7 @@ def json_ld(story: Story, posts: list[Post], url: str) -> dict[str, Any]:
             "url": f"{url}#post-{post.id}",
             "author": {"@type": "Person", "name": post.author.display_name},
             "creativeWorkStatus": post.verification.value,
+            "review": json_ld_reviews(post, f"{url}#post-{post.id}"),
         }
         if post.corrections:
             update["correction"] = [
@@ -267,4 +270,6 @@ def page_context(story: Story, posts: list[Post], locale: str) -> dict[str, Any]
         if live
         else gettext("Coverage of this story has ended."),
         "site_name": SITE_NAME,
+        "briefing": briefing(story, posts),
+        "help_url": help_url(locale),
     }

@@ -16,6 +16,7 @@ from ..queries import all_stories, posts_page, require_story
 from ..runtime import runtime
 from ..web import int_arg
 from .page import LANGUAGE_NAMES, SITE_NAME, page_context
+from .trust import status_lines
 
 bp = Blueprint("reader", __name__)
 
@@ -79,6 +80,7 @@ def feed(slug: str) -> Response:
             home_url=url_for(".story", slug=slug, _external=True),
             feed_url=url_for(".feed", slug=slug, _external=True),
             next_url=next_url,
+            status_lines=status_lines(story.language),
         )
     response = Response(dumps(doc), mimetype=MIME_TYPE)
     response.headers["Access-Control-Allow-Origin"] = "*"
