@@ -84,12 +84,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
 
     from . import cli, hosts, uploads, web
-    from .views import admin, api, delivery, desk_api, editor, health, live, metrics, reader
+    from .views import admin, api, delivery, desk_api, editor, health, live, metrics, reader, trust
 
     live.sock.init_app(app)
     csrf.exempt(api.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(reader.bp)
+    app.register_blueprint(trust.bp)
     app.register_blueprint(live.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(metrics.bp)

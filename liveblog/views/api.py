@@ -103,11 +103,24 @@ def update_post(slug: str, post_id: str) -> Response:
     return jsonify(runtime().service.update_post(actor, slug, post_id, json_body()))
 
 
+def optional_json_body() -> Any:
+    """Parse the request body as JSON, or return None when there is none."""
+    return json_body() if request.get_data().strip() else None
+
+
 @bp.delete("/stories/<slug>/posts/<post_id>")
 def delete_post(slug: str, post_id: str) -> tuple[str, int]:
-    """Take a post down (editors)."""
+    """Take a post down everywhere, replays included (editors); optional `{reason}`."""
     actor = authenticate()
-    runtime().service.delete_post(actor, slug, post_id)
+    runtime().service.delete_post(actor, slug, post_id, optional_json_body())
+    return "", 204
+
+
+@bp.post("/stories/<slug>/posts/<post_id>/purge")
+def purge_post(slug: str, post_id: str) -> tuple[str, int]:
+    """Erase a post's text from its history too, taking it down if it is up (admins)."""
+    actor = authenticate()
+    runtime().service.purge_post(actor, slug, post_id, json_body())
     return "", 204
 
 
