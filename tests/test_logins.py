@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-from conftest import make_app, rt
+from conftest import frozen, make_app, rt
 from desk_client import Desk
 from flask import Flask
 from servers import Server, server_env
@@ -27,19 +27,10 @@ from liveblog.logins import (
     ADDRESS_FACTOR,
     DEVICE_COOKIE,
     WINDOW_SECONDS,
-    LoginLimit,
     on_failure,
 )
 
 LIMIT = 2  # a small limit keeps these tests quick: 2 per pair, 10 per address, 20 per user
-
-
-def frozen(app: Flask, at: float | None = None) -> Flask:
-    """Keep an in-process test inside one counting window, whenever it runs."""
-    now = time.time() if at is None else at
-    limit: LoginLimit = app.extensions["liveblog_logins"]
-    limit.clock = lambda: now
-    return app
 
 
 @pytest.fixture
