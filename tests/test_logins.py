@@ -17,6 +17,7 @@ from conftest import frozen, make_app, rt
 from desk_client import Desk
 from flask import Flask
 from servers import Server, server_env
+from sqlalchemy import func, select
 
 from liveblog import accounts
 from liveblog.accounts import create_user, set_disabled
@@ -27,8 +28,11 @@ from liveblog.logins import (
     ADDRESS_FACTOR,
     DEVICE_COOKIE,
     WINDOW_SECONDS,
+    DatabaseCounter,
+    RedisCounter,
     on_failure,
 )
+from liveblog.models import LoginAttempt
 
 LIMIT = 2  # a small limit keeps these tests quick: 2 per pair, 10 per address, 20 per user
 
@@ -244,3 +248,20 @@ def test_a_flood_of_concurrent_logins_checks_no_more_passwords_than_allowed(
         assert statuses[401] + statuses[429] == 40, statuses
     finally:
         server.stop()
+
+
+def test_with_redis_unreachable_the_database_counts(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'fallback.db'}"
+    upgrade_database(url)
+    db = Database(url)
+    try:
+        counter = RedisCounter("redis://127.0.0.1:1/0", DatabaseCounter(db))
+        now = time.time()
+        limit = LoginLimit(counter, 2, clock=lambda: now)
+        assert limit.admit("bagus", "203.0.113.7", None) is not None
+        assert limit.admit("bagus", "203.0.113.7", None) is not None
+        assert limit.admit("bagus", "203.0.113.7", None) is None
+        with db.read() as session:
+            assert session.scalar(select(func.count()).select_from(LoginAttempt)) == 3
+    finally:
+        db.dispose()
