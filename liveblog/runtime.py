@@ -24,11 +24,13 @@ class Runtime:
     service: StoryService
 
     @classmethod
-    def build(cls, database_url: str, broker_url: str, queue_limit: int) -> Runtime:
+    def build(
+        cls, database_url: str, broker_url: str, queue_limit: int, events_socket: str = ""
+    ) -> Runtime:
         """Wire the parts together for one process."""
         db = Database(database_url)
         hub = Hub(EventLog(db), queue_limit=queue_limit, observer=HubMetrics())
-        broker = make_broker(broker_url, hub)
+        broker = make_broker(broker_url, hub, events_socket)
         return cls(db=db, hub=hub, broker=broker, service=StoryService(db, broker.publish))
 
 

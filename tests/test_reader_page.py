@@ -21,8 +21,8 @@ from liveblog.views.page import zone_abbreviations
 HOST = "liveblog.test"
 POST_TIME = re.compile(r'<a class="post-time"[^>]*><time datetime="[^"]+">([^<]+)</time>')
 STATUSES = ("unverified", "confirmed", "disputed", "false")
-EN_LABELS = {"unverified": "Unverified", "confirmed": "Confirmed", "disputed": "Disputed",
-             "false": "False"}  # fmt: skip
+EN_LABELS = {"unverified": "Unverified claim", "confirmed": "Claim confirmed",
+             "disputed": "Claim disputed", "false": "Claim false"}  # fmt: skip
 
 
 class Element:
@@ -138,9 +138,9 @@ def test_each_post_is_an_element_with_its_id_and_status(
     key = page.one("article", id=f"post-{story['posts']['key']['id']}")
     assert "is-key" in key.classes
     assert key.get("data-key-event") == "true"
-    # A permalink per post.
+    # A permalink per post, to its own page.
     for post in story["posts"].values():
-        assert page.all("a", href=f"#post-{post['id']}")
+        assert page.all("a", href=f"/stories/{story['slug']}/posts/{post['id']}")
     main = page.one("main", id="story")
     assert main.get("data-slug") == story["slug"]
     assert main.get("data-last-seq") == str(len(story["posts"]))
@@ -223,7 +223,8 @@ def test_verification_labels_in_both_languages(client: FlaskClient, story: dict[
             label = EN_LABELS[status] if lang == "en" else id_text(EN_LABELS[status])
             # Text and colour: the label is written out, with a glyph, in a status class.
             assert re.search(
-                rf'<p class="badge badge-{status}">\s*<span class="badge-label"><span '
+                rf'<div class="badge badge-{status}">\s*<details class="verification">\s*'
+                rf'<summary><span class="badge-label"><span '
                 rf'class="badge-icon" aria-hidden="true">[^<]+</span> '
                 rf'<span class="badge-text">{re.escape(label)}</span>',
                 html,
@@ -232,7 +233,7 @@ def test_verification_labels_in_both_languages(client: FlaskClient, story: dict[
         config = page.json(id="liveblog-config")
         assert set(config["text"]["verification"]) == set(STATUSES)
         assert config["text"]["verification"]["disputed"] == (
-            "Disputed" if lang == "en" else id_text("Disputed")
+            "Claim disputed" if lang == "en" else id_text("Claim disputed")
         )
         assert config["text"]["now"]["disputed"] == (
             "Now disputed" if lang == "en" else "Sekarang diperdebatkan"
@@ -340,7 +341,7 @@ def test_json_ld_live_blog_posting(
     assert len(updates) == len(story["posts"])
     by_url = {u["url"]: u for u in updates}
     for post in story["posts"].values():
-        update = by_url[f"http://{HOST}/stories/{slug}#post-{post['id']}"]
+        update = by_url[f"http://{HOST}/stories/{slug}/posts/{post['id']}"]
         assert update["@type"] == "BlogPosting"
         assert update["datePublished"] == post["published_at"]
         assert update["headline"]
@@ -402,6 +403,8 @@ def test_no_inline_script_style_or_handlers_and_no_external_assets(
             if element.tag in ("script", "img") or element.get("rel") in ("stylesheet", "icon"):
                 assert not parts.netloc, value
                 assert value.startswith("/"), value
+            elif "share-link" in element.classes:  # plain links, nothing loaded
+                assert parts.netloc in ("wa.me", "x.com"), value
             else:
                 assert parts.netloc in ("", HOST), value
 
@@ -415,7 +418,7 @@ def test_a_title_with_markup_is_escaped(client: FlaskClient, newsroom: Newsroom)
     assert "<img src=x" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     # Exactly our own scripts, whatever the title says.
-    assert len(page.all("script")) == 3
+    assert len(page.all("script")) == 4
     assert page.json(type="application/ld+json")["headline"] == nasty
     assert page.json(id="liveblog-config")["slug"] == slug
     assert page.one("meta", property="og:title").get("content") == nasty
@@ -442,7 +445,7 @@ def test_cached_page_revalidates_and_varies_by_language(
 ) -> None:
     url = f"/stories/{story['slug']}"
     first = client.get(url, headers={"Accept-Language": "en"})
-    assert first.headers["Vary"] == "Accept-Language, Cookie"
+    assert first.headers["Vary"] == "Accept-Encoding, Accept-Language"
     etag = first.headers["ETag"]
     again = client.get(url, headers={"Accept-Language": "en", "If-None-Match": etag})
     assert again.status_code == 304
