@@ -274,7 +274,7 @@ def test_desk_during_outage_is_503_not_500(dead_db_app: Flask) -> None:
     """A signed-in desk needs the database for the user: its JSON API and pages say 503."""
     client = dead_db_app.test_client()
     with client.session_transaction() as session:
-        session["uid"] = 1
+        session["sid"] = "a-desk-session"  # looking it up needs the database
         session["pw"] = "x"
     api = client.get("/editor/api/stories/gempa/state")
     assert api.status_code == 503

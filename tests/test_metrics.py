@@ -136,6 +136,14 @@ def readers_of(metrics: dict[str, list[tuple[dict[str, str], float]]], slug: str
     return sum(v for labels, v in metrics.get("liveblog_readers", []) if labels["story"] == slug)
 
 
+def live_master(supervisor: int) -> int:
+    """Return the pid of the gunicorn master of the live side (readers) under `serve`."""
+    for pid in [supervisor, *_children(supervisor)]:
+        if b"liveblog.server" in Path(f"/proc/{pid}/cmdline").read_bytes():
+            return pid
+    raise AssertionError("no live server process")
+
+
 @pytest.mark.slow
 @pytest.mark.redis
 def test_several_workers_sum_up_and_a_dead_worker_is_forgotten(tmp_path: Path) -> None:
@@ -163,7 +171,7 @@ def test_several_workers_sum_up_and_a_dead_worker_is_forgotten(tmp_path: Path) -
         assert sum(v for _, v in metrics["liveblog_publish_to_send_seconds_count"]) >= 1
 
         assert server.proc is not None
-        master = server.proc.pid
+        master = live_master(server.proc.pid)
         workers = _children(master)
         assert len(workers) == 2
         victim = workers[0]
