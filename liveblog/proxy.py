@@ -1,7 +1,8 @@
 """The front of `liveblog serve`: the live process answers readers and passes the rest on.
 
 The live process accepts every connection on the public port. It serves WebSocket readers
-(`/stories/<slug>/live`) and `/healthz` itself and hands every other request to the app
+(`/stories/<slug>/live`), `/healthz` and `/metrics` itself (so the metrics' loopback check
+sees the real peer and its proxy headers) and hands every other request to the app
 processes over a private Unix socket, so no render, sanitizing, password check, upload or
 slow client ever runs on the process that fans events out. The request body is read here
 first when it is small (slow clients cost a greenlet, not an app thread), and a response
@@ -167,7 +168,7 @@ class Front:
         path = environ.get("PATH_INFO", "")
         if path == "/healthz" and not self.app_reachable():
             return _app_unreachable(start_response)
-        if path == "/healthz" or LIVE_PATH.match(path):
+        if path in ("/healthz", "/metrics") or LIVE_PATH.match(path):
             result: Iterable[bytes] = self.live_app(environ, start_response)
             return result
         try:

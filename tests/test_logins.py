@@ -29,6 +29,7 @@ from liveblog.logins import (
     DEVICE_COOKIE,
     WINDOW_SECONDS,
     DatabaseCounter,
+    LoginLimit,
     RedisCounter,
     on_failure,
 )
@@ -130,6 +131,9 @@ def test_every_account_costs_exactly_one_hash(
     for n, (name, status) in enumerate(cases.items()):
         password = "wrong" if name in ("bagus", "nobody") else f"pw-{name}"
         assert at(limited, f"192.0.2.{n}").login(name, password).status_code == status
+    assert len(checked) == len(cases)
+    # A name no account can have (a NUL byte) is bad input, refused before any account work.
+    assert at(limited, "192.0.2.9").login("nul\x00name", "wrong").status_code == 400
     assert len(checked) == len(cases)
     # The dummy hash has the same method and cost as a real one.
     methods = {h.split("$")[0] for h in checked}
