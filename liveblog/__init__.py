@@ -51,9 +51,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         events_socket=app.config["LIVEBLOG_EVENTS_SOCKET"],
     )
     babel.init_app(app, locale_selector=select_locale)
+    from . import guard
     from .views import editor_auth
 
     editor_auth.init_app(app)  # sessions, login rate limit; before CSRFProtect's defaults
+    guard.init_app(app)  # refuses impossible input before CSRF and the views
     csrf.init_app(app)
 
     from . import cli, uploads, web

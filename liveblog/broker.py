@@ -144,7 +144,7 @@ class RedisBroker:
         listener = redis.Redis.from_url(
             self.url, socket_timeout=self.resync_seconds * 3, socket_connect_timeout=2
         )
-        pubsub = listener.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
+        pubsub = listener.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call,unused-ignore]
         try:
             pubsub.subscribe(CHANNEL)
             self.connected.set()

@@ -25,6 +25,7 @@ DEFAULTS: dict[str, Any] = {
     "LIVEBLOG_FEED_PAGE_SIZE": 50,
     "LIVEBLOG_FEED_MAX_AGE": 5,
     "MAX_CONTENT_LENGTH": 256 * 1024,
+    "LIVEBLOG_LOGIN_LIMIT": 10,  # sign-in attempts per user and address (or device) a minute
 }
 
 ENV_KEYS = (
@@ -38,6 +39,7 @@ ENV_KEYS = (
     "LIVEBLOG_TRUSTED_PROXIES",
     "LIVEBLOG_WS_PER_IP",
     "LIVEBLOG_WS_MAX_MESSAGE",
+    "LIVEBLOG_LOGIN_LIMIT",
 )
 
 
@@ -78,5 +80,6 @@ def load_config(
         "max_message_size": config["LIVEBLOG_WS_MAX_MESSAGE"],
         "receive_bytes": 4096,
     }
+    config["LIVEBLOG_LOGIN_LIMIT"] = int(config["LIVEBLOG_LOGIN_LIMIT"])
     config["SECRET_KEY"] = config["LIVEBLOG_SECRET_KEY"]
     return config

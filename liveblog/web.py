@@ -9,7 +9,8 @@ from flask import Flask, Response, jsonify, render_template, request
 from flask_babel import gettext
 from werkzeug.exceptions import HTTPException
 
-from .errors import N_, Invalid, LiveblogError
+from .errors import LiveblogError
+from .validation import MAX_INT, whole_number
 
 log = logging.getLogger(__name__)
 
@@ -36,18 +37,12 @@ def json_error(status: int, code: str, message: str, **details: Any) -> Response
     return response
 
 
-def int_arg(name: str, default: int, low: int, high: int) -> int:
-    """Return a whole-number query parameter within bounds, or refuse with 422."""
+def int_arg(name: str, default: int, low: int, high: int = MAX_INT) -> int:
+    """Return a whole-number query parameter (ASCII digits) within bounds, or refuse with 422."""
     raw = request.args.get(name)
     if raw is None:
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise Invalid(name, N_("The parameter '%(field)s' must be a whole number.")) from None
-    if not low <= value <= high:
-        raise Invalid(name, N_("The parameter '%(field)s' is out of range."))
-    return value
+    return whole_number(raw, name, low, high)
 
 
 def _wants_json() -> bool:

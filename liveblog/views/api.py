@@ -14,6 +14,7 @@ from ..payloads import story_payload
 from ..queries import event_frames, require_story
 from ..runtime import runtime
 from ..service import Actor
+from ..validation import holds_nul
 from ..web import int_arg
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -45,6 +46,8 @@ def json_body() -> Any:
         raise BadRequest(
             N_("The request body is not valid JSON."), code="malformed_json"
         ) from None
+    if holds_nul(data):  # PostgreSQL cannot store it, and no field has a use for it
+        raise BadRequest(N_("The request holds control characters."), code="control_characters")
     return data
 
 
@@ -109,7 +112,7 @@ def delete_post(slug: str, post_id: str) -> tuple[str, int]:
 @bp.get("/stories/<slug>/events")
 def events(slug: str) -> Response:
     """Return a story's events after a seq, ascending (public)."""
-    after = int_arg("after", 0, 0, 2**31)
+    after = int_arg("after", 0, 0)
     limit = int_arg("limit", 100, 1, MAX_EVENTS_PAGE)
     with runtime().db.read() as session:
         story = require_story(session, slug)

@@ -28,10 +28,12 @@ from flask_sock import ConnectionClosed, Sock
 from werkzeug.exceptions import TooManyRequests
 
 from ..admission import AddressSlots
+from ..errors import Invalid
 from ..hub import Frame, Subscription
 from ..payloads import dumps
 from ..queries import event_frames, require_story, story_by_slug
 from ..runtime import runtime
+from ..validation import whole_number
 
 bp = Blueprint("live", __name__)
 sock = Sock()
@@ -82,7 +84,10 @@ def _release(_error: BaseException | None) -> None:
 def _parse_after(raw: str | None) -> int | None:
     if raw is None:
         return 0
-    return int(raw) if raw.isdigit() and len(raw) < 12 else None
+    try:
+        return whole_number(raw, "after")
+    except Invalid:
+        return None
 
 
 @sock.route("/stories/<slug>/live", bp=bp)  # type: ignore[untyped-decorator]

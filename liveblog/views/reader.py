@@ -61,7 +61,7 @@ def feed(slug: str) -> Response:
     """Return the story's JSON Feed 1.1, newest first, paged with next_url."""
     page_size: int = current_app.config["LIVEBLOG_FEED_PAGE_SIZE"]
     max_age: int = current_app.config["LIVEBLOG_FEED_MAX_AGE"]
-    before = int_arg("before", 0, 1, 2**31) if "before" in request.args else None
+    before = int_arg("before", 0, 1) if "before" in request.args else None
     with runtime().db.read() as session:
         story = require_story(session, slug)
         etag = feed_etag(story, f"b{before}" if before else "top")
