@@ -9,8 +9,10 @@ from typing import Any
 
 from flask import Config, Flask, request
 from flask_babel import Babel
+from flask_compress import Compress
 from flask_wtf.csrf import CSRFProtect
 
+from . import logs
 from .config import load_config
 from .i18n import select_locale
 from .runtime import Runtime
@@ -19,6 +21,26 @@ ROOT = Path(__file__).resolve().parent.parent
 
 babel = Babel()
 csrf = CSRFProtect()
+compress = Compress()
+
+#: Flask-Compress settings: brotli or gzip for every text response (pages and feeds come
+#: precompressed from the render cache and pass through untouched).
+COMPRESSION = {
+    "COMPRESS_ALGORITHM": ["br", "gzip"],
+    "COMPRESS_ALGORITHM_STREAMING": ["br", "gzip"],
+    "COMPRESS_MIMETYPES": [
+        "text/html",
+        "text/css",
+        "text/plain",
+        "text/javascript",
+        "application/javascript",
+        "application/json",
+        "application/feed+json",
+        "application/problem+json",
+        "image/svg+xml",
+    ],
+    "COMPRESS_BR_LEVEL": 5,
+}
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -41,22 +63,28 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         SESSION_COOKIE_SAMESITE="Lax",
         JSON_SORT_KEYS=False,
     )
+    for key, value in COMPRESSION.items():
+        app.config.setdefault(key, value)
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.json.sort_keys = False  # type: ignore[attr-defined]
 
+    logs.init_app(app)  # first: every later hook's refusal is logged with its request id
     app.extensions["liveblog"] = Runtime.build(
         app.config["LIVEBLOG_DATABASE_URL"],
         app.config["LIVEBLOG_BROKER_URL"],
         app.config["LIVEBLOG_QUEUE_LIMIT"],
+        events_socket=app.config["LIVEBLOG_EVENTS_SOCKET"],
     )
     babel.init_app(app, locale_selector=select_locale)
+    from . import guard
     from .views import editor_auth
 
     editor_auth.init_app(app)  # sessions, login rate limit; before CSRFProtect's defaults
+    guard.init_app(app)  # refuses impossible input before CSRF and the views
     csrf.init_app(app)
 
-    from . import cli, uploads, web
-    from .views import api, desk_api, editor, health, live, reader, trust
+    from . import cli, hosts, uploads, web
+    from .views import admin, api, delivery, desk_api, editor, health, live, metrics, reader, trust
 
     live.sock.init_app(app)
     csrf.exempt(api.bp)
@@ -65,12 +93,18 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(trust.bp)
     app.register_blueprint(live.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(metrics.bp)
     app.register_blueprint(editor_auth.bp)
     app.register_blueprint(editor.bp)
     app.register_blueprint(desk_api.bp)
+    app.register_blueprint(admin.bp)
     app.register_blueprint(uploads.bp)
     web.register_error_handlers(app)
+    hosts.init_app(app)
     cli.register(app)
+    delivery.init_app(app)
+    compress.init_app(app)
+    app.after_request(_buffer_static)  # runs before Flask-Compress (registered later, runs first)
 
     @app.after_request
     def _security_headers(response: Any) -> Any:
@@ -87,3 +121,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         return response
 
     return app
+
+
+def _buffer_static(response: Any) -> Any:
+    """Read a static file into memory, so Flask-Compress gzips it as it does other answers."""
+    if request.endpoint == "static" and response.status_code == 200 and response.is_streamed:
+        response.direct_passthrough = False
+        response.set_data(response.get_data())
+    return response

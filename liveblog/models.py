@@ -143,6 +143,8 @@ class User(Base):
     role: Mapped[Role] = mapped_column(_enum(Role, "role"))
     password_hash: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: Set when an admin disables the account: no sign-in, no session, no token works.
+    disabled_at: Mapped[datetime | None]
 
     tokens: Mapped[list[ApiToken]] = relationship(back_populates="user")
 
@@ -157,8 +159,35 @@ class ApiToken(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None]
+    #: When the token last authenticated a request (kept to the minute).
+    last_used_at: Mapped[datetime | None]
 
     user: Mapped[User] = relationship(back_populates="tokens")
+
+
+class DeskSession(Base):
+    """A signed-in desk session; the cookie holds its secret, the row only its SHA-256.
+
+    Signing out, disabling the user or an admin's revoke deletes the row, so the old cookie
+    no longer works anywhere.
+    """
+
+    __tablename__ = "desk_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+
+
+class LoginAttempt(Base):
+    """One fixed-window counter of sign-in attempts (used when there is no Redis)."""
+
+    __tablename__ = "login_attempts"
+
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
 
 
 class Story(Base):

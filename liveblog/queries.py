@@ -34,9 +34,21 @@ def all_stories(session: Session) -> list[Story]:
 
 
 def posts_page(
-    session: Session, story: Story, *, before: int | None = None, limit: int | None = None
+    session: Session,
+    story: Story,
+    *,
+    before: int | None = None,
+    after: int | None = None,
+    limit: int | None = None,
+    pinned: bool | None = None,
+    oldest_first: bool = False,
 ) -> list[Post]:
-    """Return a story's visible posts, newest first, optionally older than a cursor."""
+    """Return a story's visible posts, newest first, optionally beyond a cursor.
+
+    `before`/`after` keep posts created before/after that seq; `pinned` keeps only pinned
+    (True) or unpinned (False) posts, None both; `oldest_first` turns the order around.
+    """
+    order = Post.created_seq.asc() if oldest_first else Post.created_seq.desc()
     query = (
         select(Post)
         .where(Post.story_id == story.id, Post.deleted_at.is_(None))
@@ -45,13 +57,26 @@ def posts_page(
             selectinload(Post.corrections),
             selectinload(Post.followups),
         )
-        .order_by(Post.created_seq.desc())
+        .order_by(order)
     )
     if before is not None:
         query = query.where(Post.created_seq < before)
+    if after is not None:
+        query = query.where(Post.created_seq > after)
+    if pinned is not None:
+        query = query.where(Post.pinned.is_(pinned))
     if limit is not None:
         query = query.limit(limit)
     return list(session.scalars(query))
+
+
+def story_post(session: Session, story: Story, post_id: str) -> Post | None:
+    """Return one post of the story by id, deleted or not, or None."""
+    return session.scalar(
+        select(Post)
+        .where(Post.story_id == story.id, Post.id == post_id)
+        .options(selectinload(Post.author), selectinload(Post.corrections))
+    )
 
 
 def event_frames(

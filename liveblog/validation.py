@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from .errors import N_, BadRequest, Invalid, TooLarge
+from .errors import N_, BadRequest, Invalid
+from .markup import clean_body
 from .models import StoryStatus, Verification
-from .sanitize import MAX_BODY_CHARS, clean_html
 
 LANGUAGES = ("id", "en")
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -24,6 +24,10 @@ MAX_SLUG = 80
 MAX_TITLE = 200
 MAX_SUMMARY = 2000
 MAX_NOTE = 1000
+#: The largest value an integer column holds on every database we run on (PostgreSQL int4).
+MAX_INT = 2**31 - 1
+POST_ID_RE = re.compile(r"^[a-z0-9]{1,32}$")
+_DIGITS_RE = re.compile(r"[0-9]{1,10}")
 MAX_POST_ID = 32
 
 _UNSET: Any = object()
@@ -33,6 +37,46 @@ _UNSET: Any = object()
 def _zones() -> frozenset[str]:
     # The tz database's own helper files are not zone names readers would recognize.
     return frozenset(zoneinfo.available_timezones()) - {"localtime", "posixrules", "Factory"}
+
+
+def whole_number(raw: str, field: str, low: int = 0, high: int = MAX_INT) -> int:
+    """Return `raw` as an int if it is ASCII digits within [low, high], or raise Invalid.
+
+    Only 0-9 count: `int()` would also take "٣", " 3", "1_0", and `str.isdigit()` says
+    yes to "²", which `int()` then refuses.
+    """
+    if not _DIGITS_RE.fullmatch(raw):
+        raise Invalid(field, N_("The parameter '%(field)s' must be a whole number."))
+    value = int(raw)
+    if not low <= value <= high:
+        raise Invalid(field, N_("The parameter '%(field)s' is out of range."))
+    return value
+
+
+def possible_slug(slug: str) -> bool:
+    """Tell whether a story could have this slug (else it is a 404 without a query)."""
+    return len(slug) <= MAX_SLUG and SLUG_RE.match(slug) is not None
+
+
+def possible_post_id(post_id: str) -> bool:
+    """Tell whether a post could have this id (else it is a 404 without a query)."""
+    return POST_ID_RE.match(post_id) is not None
+
+
+def holds_nul(data: Any) -> bool:
+    """Tell whether any string (key or value) in decoded JSON holds a NUL character."""
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 def require_object(data: Any) -> dict[str, Any]:
@@ -84,11 +128,7 @@ def _body(data: dict[str, Any], *, required: bool) -> Any:
     raw = data["body"]
     if not isinstance(raw, str):
         raise Invalid("body", N_("The field '%(field)s' must be a string."))
-    if len(raw) > MAX_BODY_CHARS:
-        raise TooLarge(
-            N_("The post body is longer than %(limit)d characters."), limit=MAX_BODY_CHARS
-        )
-    body = clean_html(raw)
+    body = clean_body(raw)
     if not body:
         raise Invalid("body", N_("The post body is empty once unsafe markup is removed."))
     return body
@@ -265,7 +305,7 @@ def parse_post_update(data: Any) -> PostUpdate:
         data, ("version", "body", "verification", "pinned", "key_event", "correction", "resolves")
     )
     version = data.get("version")
-    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+    if isinstance(version, bool) or not isinstance(version, int) or not 1 <= version <= MAX_INT:
         raise Invalid("version", N_("The field 'version' must be the post's current version."))
     body = _body(data, required=False)
     pinned = _bool(data, "pinned")

@@ -38,6 +38,10 @@
     filter: byId("key-filter"),
     empty: byId("empty"),
     emptyKey: byId("empty-key"),
+    older: byId("older"),
+    olderLink: byId("older-link"),
+    loadOlder: byId("load-older"),
+    olderStatus: byId("older-status"),
   };
 
   const TOP_ZONE = 200; // px: further down than this, new posts wait behind the button
@@ -50,6 +54,10 @@
   const TICK = 30000; // ms between refreshes of the relative times
 
   let lastSeq = Number.parseInt(root.dataset.lastSeq, 10) || 0;
+  // The newest page shows new posts; an older one (?before=) or one in the oldest-first
+  // order only keeps its own posts up to date.
+  const oldestFirst = root.dataset.order === "oldest";
+  const firstPage = !root.dataset.before && !oldestFirst;
   let storyTitle = ui.title ? ui.title.textContent : document.title;
   const reducedMotion = window.matchMedia("(prefers-reduced-motion: reduce)");
 
@@ -197,7 +205,7 @@
     const published = stamp(post.published_at);
     const meta = make("header", "post-meta");
     const link = make("a", "post-time");
-    link.href = `#post-${post.id}`;
+    link.href = `${cfg.postsPath}${encodeURIComponent(post.id)}${cfg.linkQuery || ""}`;
     link.title = `${published.full} · ${T.permalink}`;
     link.append(timeNode(published, published.short));
     const rel = make("span", "post-relative", relative(post.published_at, Date.now()));
@@ -239,6 +247,31 @@
     return article;
   }
 
+  /* ---------- which posts this page holds ---------- */
+
+  const listed = () => ui.list.querySelectorAll(":scope > .post");
+  const publishedOf = (node) => Date.parse(node.dataset.published);
+  function dayOf(node) {
+    const parts = wall(new Date(node.dataset.published));
+    return `${parts.year}-${parts.month}-${parts.day}`;
+  }
+
+  /* The span of publication times the list covers: posts older than the oldest loaded
+     one stay out while older pages remain to be loaded (they arrive with those pages). */
+  let floor = -Infinity;
+  let ceiling = Infinity;
+  function measureRange() {
+    const nodes = listed();
+    floor = ui.olderLink && nodes.length ? publishedOf(nodes[nodes.length - 1]) : -Infinity;
+    if (!firstPage && nodes.length && ceiling === Infinity) ceiling = publishedOf(nodes[0]);
+  }
+
+  function belongs(node) {
+    if (node.dataset.pinned === "true") return firstPage;
+    const time = publishedOf(node);
+    return time >= floor && time <= ceiling;
+  }
+
   /* Newest first, by publication time; pinned posts live in their own section on top. */
   function place(node) {
     const container = node.dataset.pinned === "true" ? ui.pinned : ui.list;
@@ -249,6 +282,11 @@
         before = child;
         break;
       }
+    }
+    // A newer post goes above the heading of an older day, not under it.
+    const heading = before && before.previousElementSibling;
+    if (heading && heading.classList.contains("day-break") && heading.dataset.day !== dayOf(node)) {
+      before = heading;
     }
     container.insertBefore(node, before);
   }
@@ -340,7 +378,9 @@
       postUpdated(event);
       return;
     }
+    if (!firstPage) return; // new posts belong on the newest page
     const node = renderPost(post, {});
+    if (!belongs(node)) return;
     const waiting = pending().length > 0 || !nearTop();
     if (waiting) {
       node.hidden = true;
@@ -361,6 +401,8 @@
       postCreated({ ...event, type: "post.created" });
       return;
     }
+    // An older page loaded later may already show a newer version.
+    if (Number(post.version) < Number(old.dataset.version)) return;
     const changes = event.changes || [];
     const oldEdited = old.querySelector(".mark-edited time");
     const oldNotice = old.querySelector(".status-change");
@@ -377,9 +419,9 @@
       node.classList.add("is-pending");
     }
     const hadFocus = old.contains(document.activeElement);
-    if (old.dataset.pinned !== node.dataset.pinned) {
+    if (old.dataset.pinned !== node.dataset.pinned && !oldestFirst) {
       old.remove();
-      place(node);
+      if (belongs(node)) place(node);
     } else {
       old.replaceWith(node);
     }
@@ -394,7 +436,13 @@
     const node = event.post && byId(`post-${event.post.id}`);
     if (!node) return;
     const hadFocus = node.contains(document.activeElement);
+    const heading = node.previousElementSibling;
     node.remove();
+    // A day heading left with no post under it goes too.
+    if (heading && heading.classList.contains("day-break")) {
+      const next = heading.nextElementSibling;
+      if (!next || !next.classList.contains("post")) heading.remove();
+    }
     if (hadFocus) ui.list.focus({ preventScroll: true });
     refreshChrome();
   }
@@ -635,6 +683,86 @@
       ws.close();
     }
   }
+
+  /* ---------- older updates, appended below without moving what the reader sees ---------- */
+
+  let loadingOlder = false;
+
+  /* Bring posts rendered at an older seq up to date with the events applied since. */
+  async function replaySince(from) {
+    let after = from;
+    const until = lastSeq;
+    while (after < until && until - from <= MAX_CATCH_UP) {
+      const url = new URL(cfg.eventsPath, window.location.href);
+      url.searchParams.set("after", String(after));
+      url.searchParams.set("limit", String(PAGE_SIZE));
+      const response = await fetch(url, { headers: { Accept: "application/json" }, cache: "no-store" });
+      if (!response.ok) return;
+      const page = await response.json();
+      const events = Array.isArray(page.events) ? page.events : [];
+      if (!events.length) return;
+      for (const event of events) {
+        if (event.seq > until) return;
+        after = event.seq;
+        const present = event.post && byId(`post-${event.post.id}`);
+        if (!present) continue;
+        if (event.type === "post.updated") postUpdated(event);
+        else if (event.type === "post.deleted") postDeleted(event);
+      }
+    }
+  }
+
+  async function loadOlder() {
+    if (loadingOlder || !ui.olderLink) return;
+    loadingOlder = true;
+    ui.loadOlder.disabled = true;
+    ui.olderStatus.textContent = T.loadingOlder;
+    try {
+      const response = await fetch(ui.olderLink.href, { headers: { Accept: "text/html" } });
+      if (!response.ok) throw new Error(`HTTP ${response.status}`);
+      const doc = new DOMParser().parseFromString(await response.text(), "text/html");
+      const theirs = doc.getElementById("updates");
+      const added = [];
+      for (const node of theirs ? theirs.children : []) {
+        const last = ui.list.querySelector(":scope > .post:last-of-type");
+        if (node.classList.contains("day-break")) {
+          // The heading of a day this page already shows the end of is not repeated.
+          if (!last || dayOf(last) !== node.dataset.day) ui.list.append(document.importNode(node, true));
+          continue;
+        }
+        if (!node.classList.contains("post") || !node.id || byId(node.id)) continue;
+        const mine = document.importNode(node, true);
+        ui.list.append(mine); // older than every listed post: they go below, in order
+        added.push(mine);
+      }
+      const next = doc.getElementById("older-link");
+      if (next) {
+        ui.olderLink.href = next.getAttribute("href");
+      } else {
+        ui.older.remove();
+        ui.olderLink = null;
+      }
+      measureRange();
+      refreshTimes();
+      refreshChrome();
+      ui.olderStatus.textContent = "";
+      if (added.length) added[0].focus({ preventScroll: true });
+      const rendered = Number.parseInt(doc.getElementById("story")?.dataset.lastSeq, 10);
+      if (rendered < lastSeq) await enqueue(() => replaySince(rendered));
+    } catch (err) {
+      ui.olderStatus.textContent = T.olderFailed;
+    } finally {
+      loadingOlder = false;
+      if (ui.loadOlder) ui.loadOlder.disabled = false;
+    }
+  }
+
+  if (ui.olderLink && ui.loadOlder) {
+    ui.olderLink.hidden = true;
+    ui.loadOlder.hidden = false;
+    ui.loadOlder.addEventListener("click", loadOlder);
+  }
+  measureRange();
 
   /* ---------- controls ---------- */
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 import threading
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,6 @@ from conftest import Newsroom, make_app, rt
 from desk_client import Desk, csrf_of
 from flask import Flask
 
-from liveblog.accounts import create_user
 from liveblog.models import Verification
 from liveblog.sanitize import MAX_BODY_CHARS
 
@@ -129,7 +127,7 @@ def test_session_is_rotated_at_sign_in(app: Flask, newsroom: Newsroom) -> None:
     with desk.client.session_transaction() as session:
         assert "planted" not in session
         assert session.get("csrf_token") != old_csrf
-        assert session["uid"]
+        assert session["sid"]
     assert desk.token != before
     # A token from before the sign-in no longer works for the signed-in session.
     slug = story_slug(newsroom)
@@ -172,38 +170,6 @@ def test_a_changed_password_ends_the_session(app: Flask, newsroom: Newsroom) -> 
         user = session.query(User).filter_by(username="bagus").one()
         user.password_hash = generate_password_hash("new-one")
     assert desk.get("/editor").status_code == 302
-
-
-# -- rate limits -----------------------------------------------------------------------------
-
-
-def test_login_attempts_are_rate_limited_per_address(app: Flask, newsroom: Newsroom) -> None:
-    desk = Desk(app, REMOTE_ADDR="203.0.113.7")
-    for _ in range(10):
-        assert desk.login("bagus", "wrong").status_code == 401
-    blocked = desk.login("rina")  # even the right password of another user, from there
-    assert blocked.status_code == 429
-    assert blocked.headers["Retry-After"] == "60"
-    assert "Too many sign-in attempts" in alert(blocked.text)
-    assert desk.get("/editor").status_code == 302
-    blocked_id = desk.login("rina", query_string={"lang": "id"})
-    assert blocked_id.status_code == 429
-    assert "Too many sign-in attempts" not in alert(blocked_id.text)
-    # Another address is not affected.
-    assert Desk(app, REMOTE_ADDR="198.51.100.4").login("rina").status_code == 303
-
-
-def test_login_attempts_are_rate_limited_per_user_name(app: Flask, newsroom: Newsroom) -> None:
-    for n in range(10):
-        assert Desk(app, REMOTE_ADDR=f"192.0.2.{n}").login("Dewi", "wrong").status_code == 401
-    # The name is blocked from any address, whatever the case; other names are not.
-    assert Desk(app, REMOTE_ADDR="192.0.2.99").login("dewi").status_code == 429
-    assert Desk(app, REMOTE_ADDR="192.0.2.99").login("bagus").status_code == 303
-
-
-def test_successful_logins_do_not_use_up_the_limit(app: Flask, newsroom: Newsroom) -> None:
-    for _ in range(12):
-        assert Desk(app, REMOTE_ADDR="192.0.2.50").login("rina").status_code == 303
 
 
 # -- CSRF and cross-site requests ----------------------------------------------------------
@@ -630,26 +596,3 @@ def test_desk_pages_render_for_each_role(app: Flask, newsroom: Newsroom, who: st
     assert "script-src 'self'" in csp
     assert "style-src 'self'" in csp
     assert " style=" not in page.text
-
-
-@pytest.mark.redis
-def test_login_limit_is_shared_through_redis(tmp_path: Path, redis_url: str) -> None:
-    # Two app instances on one Redis broker stand for two server processes.
-    apps = []
-    for n in range(2):
-        (tmp_path / str(n)).mkdir()
-        made = make_app(tmp_path / str(n), LIVEBLOG_BROKER_URL=redis_url)
-        assert made.config["RATELIMIT_STORAGE_URI"] == redis_url
-        apps.append(made)
-    try:
-        run = uuid.uuid4()  # Redis outlives the test: use a name and address of our own
-        name, address = f"u{run.hex[:8]}", f"10.{run.bytes[0]}.{run.bytes[1]}.{run.bytes[2]}"
-        create_user(rt(apps[0]).db, name, "reporter", f"pw-{name}")
-        for _ in range(10):
-            assert Desk(apps[0], REMOTE_ADDR=address).login(name, "x").status_code == 401
-        # The limiter (like CSRFProtect) is one per process, bound to the newest app.
-        assert Desk(apps[1], REMOTE_ADDR=address).login(name).status_code == 429
-        assert Desk(apps[0], REMOTE_ADDR="192.0.2.1").login(name).status_code == 429
-    finally:
-        for made in apps:
-            rt(made).db.dispose()

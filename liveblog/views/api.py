@@ -7,13 +7,14 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request, url_for
 
-from ..accounts import actor_of, user_for_token
+from ..accounts import actor_of, note_token_use, token_owner
 from ..errors import N_, BadRequest, Unauthorized
 from ..models import Story
 from ..payloads import story_payload
 from ..queries import event_frames, require_story
 from ..runtime import runtime
 from ..service import Actor
+from ..validation import holds_nul
 from ..web import int_arg
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -28,10 +29,12 @@ def authenticate() -> Actor:
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized(N_("Give an API token: Authorization: Bearer <token>."))
     with runtime().db.read() as session:
-        user = user_for_token(session, token.strip())
-        if user is None:
+        found = token_owner(session, token.strip())
+        if found is None:
             raise Unauthorized(N_("The API token is not valid."), code="invalid_token")
-        return actor_of(user)
+        actor, last_used_at = actor_of(found[0]), found[1].last_used_at
+    note_token_use(runtime().db, token.strip(), last_used_at)
+    return actor
 
 
 def json_body() -> Any:
@@ -45,6 +48,8 @@ def json_body() -> Any:
         raise BadRequest(
             N_("The request body is not valid JSON."), code="malformed_json"
         ) from None
+    if holds_nul(data):  # PostgreSQL cannot store it, and no field has a use for it
+        raise BadRequest(N_("The request holds control characters."), code="control_characters")
     return data
 
 
@@ -122,7 +127,7 @@ def purge_post(slug: str, post_id: str) -> tuple[str, int]:
 @bp.get("/stories/<slug>/events")
 def events(slug: str) -> Response:
     """Return a story's events after a seq, ascending (public)."""
-    after = int_arg("after", 0, 0, 2**31)
+    after = int_arg("after", 0, 0)
     limit = int_arg("limit", 100, 1, MAX_EVENTS_PAGE)
     with runtime().db.read() as session:
         story = require_story(session, slug)

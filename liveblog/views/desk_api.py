@@ -16,14 +16,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from werkzeug.exceptions import HTTPException
 
-from ..errors import N_, BadRequest, Invalid, LiveblogError, NotFound, TooLarge
+from ..errors import N_, BadRequest, Invalid, LiveblogError, NotFound
+from ..markup import clean_body
 from ..models import Post, PostRevision
 from ..payloads import post_payload, rfc3339
 from ..queries import posts_page, require_story
 from ..runtime import runtime
-from ..sanitize import MAX_BODY_CHARS, clean_html
 from ..uploads import MAX_UPLOAD_BYTES, store, upload_dir
-from ..web import HTTP_CODES, describe, json_error
+from ..web import HTTP_CODES, describe, json_error, outage_response
 from .api import json_body, optional_json_body, story_json
 from .editor import user
 from .editor_auth import current_user, refuse_foreign_origin
@@ -71,6 +71,9 @@ def _http_error(error: HTTPException) -> Response:
 
 @bp.errorhandler(Exception)
 def _unexpected(error: Exception) -> Response:
+    outage = outage_response(error)
+    if outage is not None:
+        return outage
     log.exception("unhandled error on %s %s", request.method, request.path)
     return json_error(500, "internal", gettext("Something went wrong on our side."))
 
@@ -87,11 +90,7 @@ def preview() -> Response:
     body = data.get("body") if isinstance(data, dict) else None
     if not isinstance(body, str):
         raise Invalid("body", N_("The field '%(field)s' must be a string."))
-    if len(body) > MAX_BODY_CHARS:
-        raise TooLarge(
-            N_("The post body is longer than %(limit)d characters."), limit=MAX_BODY_CHARS
-        )
-    return jsonify({"html": clean_html(body)})
+    return jsonify({"html": clean_body(body)})
 
 
 @bp.get("/api/stories/<slug>/state")

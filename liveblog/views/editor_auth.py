@@ -1,9 +1,14 @@
 """Signing in to the desk: the login form, sessions, logout and the login rate limit.
 
-The session is Flask's signed cookie: HttpOnly, SameSite=Lax, Secure over HTTPS (or
-always, with LIVEBLOG_SECURE_COOKIES=1). Signing in clears the session before it stores
-the user, so nothing from before (a planted value, the old CSRF token) carries over. The
-session also keeps a fingerprint of the password hash: a changed password ends it.
+The limit (`liveblog.logins`) is taken before the password is checked; see that module for
+the keys and why nobody can lock a user out from elsewhere.
+
+The cookie is Flask's signed session: HttpOnly, SameSite=Lax, Secure over HTTPS (or
+always, with LIVEBLOG_SECURE_COOKIES=1). It names a server-side session
+(`liveblog.desk_sessions`), so signing out, disabling the user or an admin ends it at
+once. Signing in clears the cookie before it stores the new session, so nothing from
+before (a planted value, the old CSRF token) carries over. The cookie also keeps a
+fingerprint of the password hash: a changed password ends the session.
 """
 
 from __future__ import annotations
@@ -18,7 +23,6 @@ from urllib.parse import urlsplit
 from flask import (
     Blueprint,
     Flask,
-    Response,
     abort,
     current_app,
     g,
@@ -31,25 +35,26 @@ from flask import (
 )
 from flask.sessions import SecureCookieSessionInterface
 from flask_babel import get_locale, gettext
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
-from sqlalchemy import select
-from werkzeug.security import check_password_hash, generate_password_hash
 from werkzeug.wrappers import Response as BaseResponse
 
-from ..accounts import actor_of, user_for_password
-from ..models import Role, User
+from ..accounts import actor_of, authenticate
+from ..desk_sessions import end_session, session_user, start_session
+from ..logins import (
+    DEVICE_COOKIE,
+    DEVICE_MAX_AGE,
+    DeviceCookies,
+    LoginLimit,
+    make_counter,
+    report_failure,
+)
+from ..models import Role
 from ..runtime import runtime
 from ..service import Actor
 from ..uploads import MAX_UPLOAD_BYTES
 
 bp = Blueprint("auth", __name__, url_prefix="/editor")
-limiter = Limiter(key_func=get_remote_address, key_prefix="liveblog-limit")
 
-LOGIN_LIMIT = "10 per minute"
 SESSION_HOURS = 12
-# Checked when the user name is unknown, so that a wrong name costs as long as a wrong password.
-_DUMMY_HASH = generate_password_hash("not a password")
 
 
 @dataclass(frozen=True)
@@ -93,14 +98,12 @@ def init_app(app: Flask) -> None:
     # (Call this before CSRFProtect.init_app, which would set its one-hour default.)
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)
     broker = str(app.config.get("LIVEBLOG_BROKER_URL") or "")
-    storage = broker if broker.startswith(("redis://", "rediss://")) else "memory://"
-    app.config.setdefault("RATELIMIT_STORAGE_URI", storage)
-    app.config.setdefault("RATELIMIT_SWALLOW_ERRORS", True)
-    app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
-    app.config.setdefault("LIVEBLOG_LOGIN_LIMIT", LOGIN_LIMIT)
+    counter = make_counter(app.extensions["liveblog"].db, broker)
+    limit = int(app.config["LIVEBLOG_LOGIN_LIMIT"])
+    app.extensions["liveblog_logins"] = LoginLimit(counter, limit)
+    app.extensions["liveblog_devices"] = DeviceCookies(app.config["SECRET_KEY"])
     app.session_interface = DeskSessionInterface()
     app.before_request(_upload_size)  # before CSRFProtect's check, which reads the form
-    limiter.init_app(app)
 
 
 def _upload_size() -> None:
@@ -119,10 +122,10 @@ def current_user() -> DeskUser | None:
         user: DeskUser | None = g.desk_user
         return user
     user = None
-    uid = session.get("uid")
-    if isinstance(uid, int):
+    secret = session.get("sid")
+    if isinstance(secret, str):
         with runtime().db.read() as db_session:
-            row = db_session.get(User, uid)
+            row = session_user(db_session, secret)
             if row is not None and session.get("pw") == _fingerprint(row.password_hash):
                 actor = actor_of(row)
                 user = DeskUser(row.id, row.username, actor.name, actor.role)
@@ -146,17 +149,14 @@ def _safe_next(target: str | None) -> str:
     return parts.path + (f"?{parts.query}" if parts.query else "")
 
 
-def _login_limit() -> str:
-    limit: str = current_app.config["LIVEBLOG_LOGIN_LIMIT"]
+def _login_limit() -> LoginLimit:
+    limit: LoginLimit = current_app.extensions["liveblog_logins"]
     return limit
 
 
-def _username_key() -> str:
-    return "user:" + request.form.get("username", "").strip().lower()[:64]
-
-
-def _failed(response: Response) -> bool:
-    return response.status_code == 401
+def _devices() -> DeviceCookies:
+    devices: DeviceCookies = current_app.extensions["liveblog_devices"]
+    return devices
 
 
 def _login_page(status: int = 200, error: str | None = None) -> tuple[str, int]:
@@ -170,6 +170,12 @@ def _login_page(status: int = 200, error: str | None = None) -> tuple[str, int]:
     return html, status
 
 
+def _end_session() -> None:
+    secret = session.get("sid")
+    if isinstance(secret, str):
+        end_session(runtime().db, secret)
+
+
 @bp.get("/login")
 def login_form() -> Any:
     """Show the sign-in form (or go to the desk if already signed in)."""
@@ -179,39 +185,53 @@ def login_form() -> Any:
 
 
 @bp.post("/login")
-@limiter.limit(_login_limit, key_func=get_remote_address, deduct_when=_failed)
-@limiter.limit(_login_limit, key_func=_username_key, deduct_when=_failed)
 def login() -> Any:
-    """Check the user name and password, then start a fresh session."""
+    """Take the attempt's limit, check the user name and password, start a fresh session."""
     username = request.form.get("username", "").strip()
     password = request.form.get("password", "")
-    uid, fingerprint = None, ""
-    if username and password and len(username) <= 64 and len(password) <= 1024:
-        with runtime().db.read() as db_session:
-            row = user_for_password(db_session, username, password)
-            if row is not None:
-                uid, fingerprint = row.id, _fingerprint(row.password_hash)
-            elif db_session.scalar(select(User.id).where(User.username == username)) is None:
-                check_password_hash(_DUMMY_HASH, password)
-    if uid is None:
+    if not (username and password and len(username) <= 64 and len(password) <= 1024):
+        report_failure("password")
+        return _login_page(401, gettext("The user name or password is not right."))
+    device_cookie = request.cookies.get(DEVICE_COOKIE)
+    device = _devices().device_for(device_cookie, username)
+    ticket = _login_limit().admit(username, request.remote_addr or "", device)
+    if ticket is None:
+        report_failure("rate_limited")
+        return _too_many()
+    signed_in = authenticate(runtime().db, username, password)
+    if signed_in is None:
+        report_failure("password")
         # One message whether the name or the password was wrong: it tells an attacker nothing.
         return _login_page(401, gettext("The user name or password is not right."))
+    _login_limit().succeeded(ticket)
+    _end_session()
     session.clear()  # rotate: nothing from before the sign-in survives it
     session.permanent = True
-    session["uid"] = uid
-    session["pw"] = fingerprint
-    return redirect(_safe_next(request.form.get("next")), code=303)
+    lifetime = current_app.permanent_session_lifetime
+    session["sid"] = start_session(runtime().db, signed_in.id, lifetime)
+    session["pw"] = _fingerprint(signed_in.password_hash)
+    response = redirect(_safe_next(request.form.get("next")), code=303)
+    response.set_cookie(
+        DEVICE_COOKIE,
+        _devices().issue(device_cookie, username),
+        max_age=DEVICE_MAX_AGE,
+        path=url_for("auth.login"),
+        secure=current_app.session_interface.get_cookie_secure(current_app),
+        httponly=True,
+        samesite="Lax",
+    )
+    return response
 
 
 @bp.post("/logout")
 def logout() -> BaseResponse:
-    """End the session."""
+    """End the session, on the server too: the old cookie no longer works."""
+    _end_session()
     session.clear()
     return redirect(url_for("auth.login_form"), code=303)
 
 
-@bp.errorhandler(429)
-def _too_many(error: Exception) -> tuple[str, int, dict[str, str]]:
+def _too_many() -> tuple[str, int, dict[str, str]]:
     html, status = _login_page(
         429, gettext("Too many sign-in attempts. Please wait a minute and try again.")
     )

@@ -12,21 +12,20 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 from zoneinfo import ZoneInfo
 
 from babel import Locale
-from babel.dates import format_skeleton, format_time, get_time_format
+from babel.dates import format_date, format_skeleton, format_time, get_time_format
 from flask import url_for
 from flask_babel import format_timedelta, get_locale, get_translations, gettext, ngettext
 
 from ..i18n import LOCALES, VERIFICATION_ICONS, VERIFICATION_LABELS
 from ..models import Post, Story, StoryStatus, Verification, utcnow
 from ..payloads import rfc3339
-from ..sanitize import plain_text
-from .trust import Step, briefing, client_text, help_url, json_ld_reviews, timeline
+from .page_meta import SITE_NAME, json_ld, share_links
+from .trust import Step, briefing, client_text, help_url, timeline
 
-SITE_NAME = "liveblog"
 NBSP = "\u00a0"
 
 #: The names of the languages in the switch, each in its own language.
@@ -175,6 +174,7 @@ def client_config(story: Story, clock: Clock) -> dict[str, Any]:
         # A WebSocket rule builds ws:// URLs; the script picks ws: or wss: from the page.
         "livePath": urlsplit(url_for("live.live", slug=story.slug)).path,
         "eventsPath": url_for("api.events", slug=story.slug),
+        "postsPath": f"{url_for('reader.story', slug=story.slug)}/posts/",
         "siteName": SITE_NAME,
         "text": {
             "verification": {v.value: str(label) for v, label in VERIFICATION_LABELS.items()},
@@ -193,76 +193,104 @@ def client_config(story: Story, clock: Clock) -> dict[str, Any]:
             "bannerEnded": gettext("Coverage of this story has ended."),
             "reconnecting": gettext("Connection lost. Reconnecting…"),
             "noKeyEvents": gettext("No key events yet."),
+            "loadOlder": gettext("Load older updates"),
+            "loadingOlder": gettext("Loading older updates…"),
+            "olderFailed": gettext("Older updates could not be loaded. Try again."),
             "trust": client_text(clock.locale),
         },
     }
 
 
-def json_ld(story: Story, posts: list[Post], url: str) -> dict[str, Any]:
-    """Return the schema.org LiveBlogPosting for the page."""
-    data: dict[str, Any] = {
-        "@context": "https://schema.org",
-        "@type": "LiveBlogPosting",
-        "headline": story.title,
-        "description": story.summary,
-        "url": url,
-        "mainEntityOfPage": url,
-        "inLanguage": story.language,
-        "datePublished": rfc3339(story.created_at),
-        "dateModified": rfc3339(story.updated_at),
-        "coverageStartTime": rfc3339(story.created_at),
-        "publisher": {"@type": "Organization", "name": SITE_NAME},
-        "liveBlogUpdate": [],
-    }
-    if story.status is StoryStatus.ENDED and story.ended_at:
-        data["coverageEndTime"] = rfc3339(story.ended_at)
+@dataclass(frozen=True)
+class Slice:
+    """Which posts a page shows: the first page (no cursor) or those beyond a cursor.
+
+    Newest first, a page holds the posts created before its cursor; oldest first, after it.
+    """
+
+    pinned: list[Post]
+    posts: list[Post]
+    cursor: int | None = None  # this page's cursor
+    next_cursor: int | None = None  # the next page's cursor, if there is one
+    oldest_first: bool = False
+
+    def args(self, cursor: int | None) -> dict[str, Any]:
+        """Return the query arguments of the page at a cursor in this order."""
+        order = {"order": "oldest"} if self.oldest_first else {}
+        if cursor is None:
+            return order
+        return {**order, ("after" if self.oldest_first else "before"): cursor}
+
+
+def day_breaks(
+    posts: list[Post], clock: Clock, *, oldest_first: bool = False
+) -> dict[str, tuple[str, str]]:
+    """Return {post id: (ISO day, label)} for the first post of each day in the list.
+
+    Newest first, today's posts (on top) need no heading; oldest first, every day has one.
+    """
+    breaks: dict[str, tuple[str, str]] = {}
+    previous = None if oldest_first else clock.day
     for post in posts:
-        text = plain_text(post.body, sanitized=True)
-        update: dict[str, Any] = {
-            "@type": "BlogPosting",
-            "headline": text[:107] + "…" if len(text) > 110 else text,
-            "articleBody": text,
-            "datePublished": rfc3339(post.published_at),
-            "dateModified": rfc3339(post.updated_at),
-            "url": f"{url}#post-{post.id}",
-            "author": {"@type": "Person", "name": post.author.display_name},
-            "creativeWorkStatus": post.verification.value,
-            "review": json_ld_reviews(post, f"{url}#post-{post.id}"),
-        }
-        if post.corrections:
-            update["correction"] = [
-                {"@type": "CorrectionComment", "text": c.note, "datePublished": rfc3339(c.at)}
-                for c in post.corrections
-            ]
-        data["liveBlogUpdate"].append(update)
-    return data
+        day = post.published_at.astimezone(clock.tz).date()
+        if day != previous:
+            label = format_date(day, "full", locale=clock.locale)
+            breaks[post.id] = (day.isoformat(), label)
+            previous = day
+    return breaks
 
 
-def page_context(story: Story, posts: list[Post], locale: str) -> dict[str, Any]:
-    """Return everything the reader template needs."""
+def story_clock(story: Story, locale: str) -> Clock:
+    """Return the story's clock for a locale: times alone for today in the story's zone."""
     tz = ZoneInfo(story.timezone)
+    return Clock(tz=tz, locale=locale, day=utcnow().astimezone(tz).date())
+
+
+def page_context(
+    story: Story, page: Slice, locale: str, lang: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Return everything the reader template needs for one page of the story."""
+    lang = lang or {}
     now = utcnow()
-    url = url_for("reader.story", slug=story.slug, _external=True)
-    newest = max((p.published_at for p in posts), default=now)
-    clock = Clock(tz=tz, locale=locale, day=newest.astimezone(tz).date())
+    shown = [*page.pinned, *page.posts]
+    clock = story_clock(story, locale)
+    cursor = page.args(page.cursor)
+    url = url_for("reader.story", slug=story.slug, **cursor, _external=True)
     # The last change readers can see in a post (the story row also moves on deletions).
-    latest = max((p.updated_at for p in posts), default=story.created_at)
+    latest = max((p.updated_at for p in shown), default=story.created_at)
     live = story.status is StoryStatus.LIVE
+    further = (
+        url_for("reader.story", slug=story.slug, **page.args(page.next_cursor), **lang)
+        if page.next_cursor
+        else None
+    )
+    other_order: dict[str, Any] = {} if page.oldest_first else {"order": "oldest"}
     return {
         "story": story,
         "locale": locale,
         # What the newsroom wrote is in the story's language, whatever the interface's.
         "content_lang": story.language,
-        "pinned": [post_view(p, clock, now) for p in posts if p.pinned],
-        "posts": [post_view(p, clock, now) for p in posts if not p.pinned],
-        "has_key_events": any(p.key_event for p in posts),
+        "pinned": [post_view(p, clock, now) for p in page.pinned],
+        "posts": [post_view(p, clock, now) for p in page.posts],
+        "day_breaks": day_breaks(page.posts, clock, oldest_first=page.oldest_first),
+        "paged": page.cursor is not None or page.oldest_first,
+        "before": None if page.oldest_first else page.cursor,
+        "oldest_first": page.oldest_first,
+        "next_url": further,
+        "latest_url": url_for("reader.story", slug=story.slug, **lang),
+        "order_url": url_for("reader.story", slug=story.slug, **other_order, **lang),
+        "lang_args": lang,
+        "has_key_events": any(p.key_event for p in shown),
         "last_update": clock.stamp(latest),
         "last_update_relative": format_timedelta(latest - now, add_direction=True),
-        "json_ld": json_ld(story, posts, url),
-        "client_config": client_config(story, clock),
+        "json_ld": json_ld(story, shown, url),
+        "client_config": {
+            **client_config(story, clock),
+            "linkQuery": f"?{urlencode(lang)}" if lang else "",
+        },
         "canonical": url,
         "alternates": {
-            code: url_for("reader.story", slug=story.slug, lang=code, _external=True)
+            code: url_for("reader.story", slug=story.slug, **cursor, lang=code, _external=True)
             for code in LOCALES
         },
         "live": live,
@@ -270,6 +298,7 @@ def page_context(story: Story, posts: list[Post], locale: str) -> dict[str, Any]
         if live
         else gettext("Coverage of this story has ended."),
         "site_name": SITE_NAME,
-        "briefing": briefing(story, posts),
+        "share": share_links(url, story.title),
+        "briefing": briefing(story, shown),
         "help_url": help_url(locale),
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 from urllib.parse import urlencode
@@ -9,18 +10,24 @@ from urllib.parse import urlencode
 from flask import Blueprint, Response, current_app, g, render_template, request, url_for
 from flask_babel import get_locale
 
+from ..errors import N_, NotFound
 from ..feed import MIME_TYPE, build_feed, feed_etag
 from ..i18n import LOCALE_COOKIE, LOCALES
 from ..payloads import dumps
-from ..queries import all_stories, posts_page, require_story
+from ..queries import all_stories, posts_page, require_story, story_post
+from ..renders import Rendered
 from ..runtime import runtime
 from ..web import int_arg
-from .page import LANGUAGE_NAMES, SITE_NAME, page_context
+from .delivery import LocaleSource, lang_args, locale_source, send
+from .page import LANGUAGE_NAMES, Slice, page_context
+from .page_meta import SITE_NAME
+from .post_page import post_page_context
 from .trust import status_lines
 
 bp = Blueprint("reader", __name__)
 
 PAGE_MAX_AGE = 5
+POST_ID = re.compile(r"[a-z0-9]{1,32}")
 #: The page shows relative times ("5 minutes ago"): its ETag changes at least this often.
 PAGE_FRESHNESS = 60
 
@@ -42,19 +49,9 @@ def _page_globals() -> dict[str, Any]:
     }
 
 
-def _cache(response: Response, etag: str, max_age: int) -> Response:
-    """Make an answer cacheable by a CDN for a few seconds, then revalidated by ETag."""
-    response.set_etag(etag)
-    response.headers["Cache-Control"] = (
-        f"public, max-age={max_age}, stale-while-revalidate={max_age * 6}, stale-if-error=86400"
-    )
-    return response
-
-
-def _not_modified(etag: str, max_age: int) -> Response | None:
-    if request.if_none_match.contains(etag):
-        return _cache(Response(status=304), etag, max_age)
-    return None
+def _base_url() -> str:
+    """Return the base of this request's absolute URLs (part of every render's key)."""
+    return url_for("reader.index", _external=True)
 
 
 @bp.get("/stories/<slug>/feed.json")
@@ -62,14 +59,15 @@ def feed(slug: str) -> Response:
     """Return the story's JSON Feed 1.1, newest first, paged with next_url."""
     page_size: int = current_app.config["LIVEBLOG_FEED_PAGE_SIZE"]
     max_age: int = current_app.config["LIVEBLOG_FEED_MAX_AGE"]
-    before = int_arg("before", 0, 1, 2**31) if "before" in request.args else None
+    before = int_arg("before", 0, 1) if "before" in request.args else None
     with runtime().db.read() as session:
         story = require_story(session, slug)
-        etag = feed_etag(story, f"b{before}" if before else "top")
-        unchanged = _not_modified(etag, max_age)
-        if unchanged is not None:
-            return unchanged
-        posts = posts_page(session, story, before=before, limit=page_size + 1)
+    etag = feed_etag(story, f"b{before}" if before else "top")
+    key = ("feed", story.id, story.last_seq, before, _base_url())
+
+    def render() -> Rendered:
+        with runtime().db.read() as session:
+            posts = posts_page(session, story, before=before, limit=page_size + 1)
         next_url = None
         if len(posts) > page_size:
             posts = posts[:page_size]
@@ -82,32 +80,118 @@ def feed(slug: str) -> Response:
             next_url=next_url,
             status_lines=status_lines(story.language),
         )
-    response = Response(dumps(doc), mimetype=MIME_TYPE)
+        return Rendered(dumps(doc).encode(), MIME_TYPE)
+
+    # No database session is held while this request waits for someone else's render.
+    response = send(key, etag, render, max_age=max_age)
     response.headers["Access-Control-Allow-Origin"] = "*"
-    return _cache(response, etag, max_age)
+    return response
+
+
+def _page_private(locale_from: LocaleSource) -> bool:
+    """Tell whether a page answer must stay out of shared caches."""
+    return locale_from is LocaleSource.COOKIE
+
+
+def _remember_language(response: Response) -> Response:
+    """Keep an explicit ?lang= in our cookie.
+
+    The answer stays public: the cookie's value comes from the URL alone, so a shared
+    cache that keeps it with the page hands every reader of that URL the same cookie.
+    """
+    asked = request.args.get("lang")
+    if asked in LOCALES and request.cookies.get(LOCALE_COOKIE) != asked:
+        response.set_cookie(LOCALE_COOKIE, asked, max_age=365 * 86400, samesite="Lax")
+    return response
 
 
 @bp.get("/stories/<slug>")
 def story(slug: str) -> Response:
-    """Render the reader's live page, complete without JavaScript."""
+    """Render one page of the reader's live page, complete without JavaScript.
+
+    The first page holds the pinned posts and the newest others; `?before=<seq>` pages
+    hold the next older ones, each reached from the page before by its rel=next link.
+    `?order=oldest` turns it around: the first posts, then `&after=<seq>` the next ones.
+    """
+    page_size: int = current_app.config["LIVEBLOG_PAGE_SIZE"]
+    oldest_first = request.args.get("order") == "oldest"
+    name = "after" if oldest_first else "before"
+    cursor = int_arg(name, 0, 1) if name in request.args else None
+    with runtime().db.read() as session:
+        story = require_story(session, slug)
+    g.story_language = story.language
+    locale = str(get_locale())
+    source = locale_source()
+    lang = lang_args(locale)
+    bucket = int(time.time() // PAGE_FRESHNESS)
+    page_key = f"{'a' if oldest_first else 'b'}{cursor or ''}"
+    etag = f"page-{story.id}-{story.last_seq}-{locale}-{page_key}-{bucket}"
+    key = (story.id, story.last_seq, locale, page_key, bucket, bool(lang), _base_url())
+
+    def render() -> Rendered:
+        with runtime().db.read() as session:
+            pinned = [] if cursor else posts_page(session, story, pinned=True)
+            posts = posts_page(
+                session,
+                story,
+                before=None if oldest_first else cursor,
+                after=cursor if oldest_first else None,
+                limit=page_size + 1,
+                pinned=False,
+                oldest_first=oldest_first,
+            )
+        next_cursor = None
+        if len(posts) > page_size:
+            posts = posts[:page_size]
+            next_cursor = posts[-1].created_seq
+        page = Slice(pinned, posts, cursor, next_cursor, oldest_first)
+        html = render_template("reader/story.html", **page_context(story, page, locale, lang))
+        return Rendered(html.encode(), "text/html")
+
+    # No database session is held while this request waits for someone else's render.
+    response = send(
+        key,
+        etag,
+        render,
+        max_age=PAGE_MAX_AGE,
+        private=_page_private(source),
+        vary_language=source is LocaleSource.HEADERS,
+    )
+    return _remember_language(response)
+
+
+@bp.get("/stories/<slug>/posts/<post_id>")
+def permalink(slug: str, post_id: str) -> Response:
+    """Render one post's own page: 200 while it lives, 410 once deleted, 404 if unknown."""
     with runtime().db.read() as session:
         story = require_story(session, slug)
         g.story_language = story.language
-        locale = str(get_locale())
-        bucket = int(time.time() // PAGE_FRESHNESS)
-        etag = f"page-{story.id}-{story.last_seq}-{locale}-{bucket}"
-        response = _not_modified(etag, PAGE_MAX_AGE)
-        if response is None:
-            posts = posts_page(session, story)
-            html = render_template("reader/story.html", **page_context(story, posts, locale))
-            response = _cache(Response(html, mimetype="text/html"), etag, PAGE_MAX_AGE)
-    response.headers["Vary"] = "Accept-Language, Cookie"
-    asked = request.args.get("lang")
-    if asked in LOCALES and request.cookies.get(LOCALE_COOKIE) != asked:
-        # Remember the reader's choice; an answer that sets a cookie is not for shared caches.
-        response.set_cookie(LOCALE_COOKIE, asked, max_age=365 * 86400, samesite="Lax")
-        response.headers["Cache-Control"] = "private, no-cache"
-    return response
+        post = story_post(session, story, post_id) if POST_ID.fullmatch(post_id) else None
+    if post is None:
+        raise NotFound(N_("There is no such update in this story."))
+    locale = str(get_locale())
+    source = locale_source()
+    lang = lang_args(locale)
+    gone = post.deleted_at is not None
+    bucket = int(time.time() // PAGE_FRESHNESS)
+    etag = f"post-{post.id}-{story.last_seq}-{locale}-{bucket}"
+    key = ("post", post.id, story.last_seq, locale, bucket, bool(lang), _base_url())
+
+    def render() -> Rendered:
+        context = post_page_context(story, post, locale, lang)
+        html = render_template("reader/permalink.html", **context)
+        return Rendered(html.encode(), "text/html")
+
+    response = send(
+        key,
+        etag,
+        render,
+        max_age=PAGE_MAX_AGE,
+        private=_page_private(source),
+        vary_language=source is LocaleSource.HEADERS,
+        status=410 if gone else 200,
+    )
+    return _remember_language(response)
 
 
 @bp.get("/")
@@ -115,5 +199,7 @@ def index() -> Response:
     """List the stories, live ones first."""
     with runtime().db.read() as session:
         stories = all_stories(session)
-        html = render_template("reader/index.html", stories=stories)
+        html = render_template(
+            "reader/index.html", stories=stories, lang_args=lang_args(str(get_locale()))
+        )
     return Response(html, mimetype="text/html")
