@@ -75,7 +75,11 @@ def story_post(session: Session, story: Story, post_id: str) -> Post | None:
     return session.scalar(
         select(Post)
         .where(Post.story_id == story.id, Post.id == post_id)
-        .options(selectinload(Post.author), selectinload(Post.corrections))
+        .options(
+            selectinload(Post.author),
+            selectinload(Post.corrections),
+            selectinload(Post.followups),
+        )
     )
 
 

@@ -364,3 +364,27 @@ def test_box_lists_at_most_five_per_section(room: Newsroom) -> None:
     assert "and 2 more" in known
     assert "Klaim 6." in known  # newest first
     assert "Klaim 0." not in known
+
+
+def test_permalink_badge_opens_the_timeline_and_explains(room: Newsroom) -> None:
+    slug, post = judged(room)
+    r = room.client.get(f"/stories/{slug}/posts/{post['id']}?lang=id")
+    if r.status_code in (301, 302, 303, 307, 308):
+        r = room.client.get(r.headers["Location"])
+    assert r.status_code == 200
+    node = article(r.get_data(as_text=True), post["id"])
+    assert node.count('<li class="history-step') == 3
+    assert '<a class="verification-help" href="/verification?lang=id">' in node
+
+
+def test_desk_publishes_a_follow_up(room: Newsroom) -> None:
+    slug = room.story()["slug"]
+    claim = room.post(slug, "bagus", body="<p>Kabarnya.</p>")
+    desk = Desk(room.app)
+    assert desk.login("dewi").status_code == 303
+    r = desk.publish(slug, body="<p>Ternyata.</p>", resolves=claim["id"])
+    assert r.status_code == 201, r.get_json()
+    assert r.get_json()["resolves"] == claim["id"]
+    r = desk.publish(slug, body="<p>Salah.</p>", resolves="nope")
+    assert r.status_code == 422
+    assert "followup" in article(page(room, slug), claim["id"])
