@@ -388,3 +388,16 @@ def test_desk_publishes_a_follow_up(room: Newsroom) -> None:
     r = desk.publish(slug, body="<p>Salah.</p>", resolves="nope")
     assert r.status_code == 422
     assert "followup" in article(page(room, slug), claim["id"])
+
+
+def test_desk_form_without_javascript_publishes_a_follow_up(room: Newsroom) -> None:
+    slug = room.story()["slug"]
+    claim = room.post(slug, "bagus", body="<p>Kabarnya.</p>")
+    desk = Desk(room.app)
+    assert desk.login("dewi").status_code == 303
+    form = {"body": "<p>Ternyata.</p>", "verification": "unverified", "resolves": claim["id"]}
+    assert desk.form(f"/editor/stories/{slug}/posts", form).status_code == 303
+    [followup, _] = feed(room, slug)["items"]
+    assert followup["_liveblog"]["resolves"] == claim["id"]
+    page_html = desk.get(f"/editor/stories/{slug}?lang=en").text
+    assert '<select id="resolves" name="resolves">' in page_html
