@@ -57,6 +57,7 @@ def test_forwarded_headers_are_replaced_and_hop_by_hop_dropped() -> None:
         "content-type": "application/json",
         "x-forwarded-for": "203.0.113.9",
         "x-forwarded-proto": "http",
+        "x-liveblog-proxied": "1",  # the client named proxy hops: not "this host" for /metrics
     }
 
 
