@@ -162,6 +162,8 @@ def start_liveblog(args: argparse.Namespace, workdir: Path, run: str) -> Liveblo
         LIVEBLOG_DATABASE_URL=db_url,
         LIVEBLOG_SECRET_KEY=secrets.token_hex(16),
         LIVEBLOG_BROKER_URL=args.broker,
+        # fanout.py's readers all come from this machine; attacks.py keeps the default cap.
+        LIVEBLOG_WS_PER_IP=str(getattr(args, "ws_per_ip", 0)),
     )
     # The server runs in the temp dir: make PYTHONPATH entries absolute. --liveblog-src puts
     # an experimental copy of the package first, for A/B runs.

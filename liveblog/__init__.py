@@ -12,6 +12,7 @@ from flask_babel import Babel
 from flask_compress import Compress
 from flask_wtf.csrf import CSRFProtect
 
+from . import logs
 from .config import load_config
 from .i18n import select_locale
 from .runtime import Runtime
@@ -67,10 +68,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.json.sort_keys = False  # type: ignore[attr-defined]
 
+    logs.init_app(app)  # first: every later hook's refusal is logged with its request id
     app.extensions["liveblog"] = Runtime.build(
         app.config["LIVEBLOG_DATABASE_URL"],
         app.config["LIVEBLOG_BROKER_URL"],
         app.config["LIVEBLOG_QUEUE_LIMIT"],
+        events_socket=app.config["LIVEBLOG_EVENTS_SOCKET"],
     )
     babel.init_app(app, locale_selector=select_locale)
     from . import guard
@@ -80,20 +83,24 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     guard.init_app(app)  # refuses impossible input before CSRF and the views
     csrf.init_app(app)
 
-    from . import cli, uploads, web
-    from .views import api, delivery, desk_api, editor, health, live, reader
+    from . import cli, hosts, uploads, web
+    from .views import admin, api, delivery, desk_api, editor, health, live, metrics, reader, trust
 
     live.sock.init_app(app)
     csrf.exempt(api.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(reader.bp)
+    app.register_blueprint(trust.bp)
     app.register_blueprint(live.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(metrics.bp)
     app.register_blueprint(editor_auth.bp)
     app.register_blueprint(editor.bp)
     app.register_blueprint(desk_api.bp)
+    app.register_blueprint(admin.bp)
     app.register_blueprint(uploads.bp)
     web.register_error_handlers(app)
+    hosts.init_app(app)
     cli.register(app)
     delivery.init_app(app)
     compress.init_app(app)

@@ -14,19 +14,22 @@ import secrets
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from .db import Database
 from .errors import N_, Conflict, Invalid, NotFound
-from .models import ApiToken, Role, User
+from .models import ApiToken, DeskSession, Role, User, utcnow
 from .service import Actor
 
 TOKEN_PREFIX = "lb_"  # noqa: S105 - a prefix, not a secret
+#: A token's last use is written at most this often, so using it costs no write per request.
+LAST_USE_STEP = timedelta(minutes=1)
 
 
 def hash_token(token: str) -> str:
@@ -76,13 +79,137 @@ def create_token(db: Database, username: str) -> str:
     return token
 
 
-def user_for_token(session: Session, token: str) -> User | None:
-    """Return the user a token belongs to, if the token is known and not revoked."""
-    return session.scalar(
-        select(User)
+def token_owner(session: Session, token: str) -> tuple[User, ApiToken] | None:
+    """Return a known, unrevoked token and its user, if the user is enabled."""
+    row = session.execute(
+        select(User, ApiToken)
         .join(ApiToken)
-        .where(ApiToken.token_hash == hash_token(token), ApiToken.revoked_at.is_(None))
-    )
+        .where(
+            ApiToken.token_hash == hash_token(token),
+            ApiToken.revoked_at.is_(None),
+            User.disabled_at.is_(None),
+        )
+    ).first()
+    return (row[0], row[1]) if row is not None else None
+
+
+def user_for_token(session: Session, token: str) -> User | None:
+    """Return the enabled user a token belongs to, if the token is known and not revoked."""
+    found = token_owner(session, token)
+    return found[0] if found is not None else None
+
+
+def note_token_use(db: Database, token: str, last_used_at: datetime | None) -> None:
+    """Record that a token was used now, at most once a minute (no write in between)."""
+    now = utcnow()
+    if last_used_at is not None and last_used_at >= now - LAST_USE_STEP:
+        return
+    with db.write() as session:
+        session.execute(
+            update(ApiToken)
+            .where(
+                ApiToken.token_hash == hash_token(token),
+                or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at < now - LAST_USE_STEP),
+            )
+            .values(last_used_at=now)
+        )
+
+
+@dataclass(frozen=True)
+class TokenView:
+    """One API token as the admin page lists it (never its secret)."""
+
+    id: int
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+@dataclass(frozen=True)
+class AccountView:
+    """One user as the admin page lists it."""
+
+    username: str
+    display_name: str
+    role: Role
+    disabled_at: datetime | None
+    sessions: int
+    tokens: list[TokenView]
+
+
+def list_accounts(db: Database) -> list[AccountView]:
+    """Return every user with their live sessions and their tokens, newest token first."""
+    with db.read() as session:
+        now = utcnow()
+        counted = session.execute(
+            select(DeskSession.user_id, func.count())
+            .where(DeskSession.expires_at > now)
+            .group_by(DeskSession.user_id)
+        )
+        sessions = {int(user_id): int(count) for user_id, count in counted}
+        tokens: dict[int, list[TokenView]] = {}
+        for token in session.scalars(select(ApiToken).order_by(ApiToken.id.desc())):
+            tokens.setdefault(token.user_id, []).append(
+                TokenView(token.id, token.created_at, token.last_used_at, token.revoked_at)
+            )
+        return [
+            AccountView(
+                user.username,
+                user.display_name,
+                user.role,
+                user.disabled_at,
+                sessions.get(user.id, 0),
+                tokens.get(user.id, []),
+            )
+            for user in session.scalars(select(User).order_by(User.username))
+        ]
+
+
+def _user_named(session: Session, username: str) -> User:
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise NotFound(N_("No user named '%(name)s'."), name=username)
+    return user
+
+
+def revoke_tokens(db: Database, username: str) -> int:
+    """Revoke every live token of a user; return how many there were."""
+    with db.write() as session:
+        user = _user_named(session, username)
+        result = session.execute(
+            update(ApiToken)
+            .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+            .values(revoked_at=utcnow())
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+
+def revoke_token(db: Database, token_id: int) -> str:
+    """Revoke one token by its id; return its user's name."""
+    with db.write() as session:
+        token = session.get(ApiToken, token_id)
+        if token is None:
+            raise NotFound(N_("No token with the id '%(id)s'."), id=token_id)
+        if token.revoked_at is None:
+            token.revoked_at = utcnow()
+        return token.user.username
+
+
+def set_disabled(db: Database, username: str, disabled: bool) -> None:
+    """Disable a user (ending their sessions and tokens at once) or enable them again."""
+    with db.write() as session:
+        user = _user_named(session, username)
+        if not disabled:
+            user.disabled_at = None
+            return
+        now = utcnow()
+        user.disabled_at = user.disabled_at or now
+        session.execute(delete(DeskSession).where(DeskSession.user_id == user.id))
+        session.execute(
+            update(ApiToken)
+            .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
 
 
 @cache

@@ -166,9 +166,17 @@ class RedisBroker:
             listener.close()
 
 
-def make_broker(url: str, hub: Hub) -> Broker:
-    """Return the broker the URL names: Redis for redis:// URLs, in-process when empty."""
+def make_broker(url: str, hub: Hub, events_socket: str = "") -> Broker:
+    """Return the broker the URL names: Redis for redis:// URLs, in-process when empty.
+
+    In-process means the event channel to the live process when `liveblog serve` runs the
+    app in processes of its own (`events_socket`), this process's hub otherwise.
+    """
     if not url:
+        if events_socket:
+            from .channel import ChannelBroker
+
+            return ChannelBroker(events_socket, hub)
         return LocalBroker(hub)
     if url.startswith(("redis://", "rediss://", "unix://")):
         return RedisBroker(url, hub)

@@ -14,14 +14,13 @@ from flask.cli import FlaskGroup, with_appcontext
 
 from .accounts import create_token, create_user
 from .errors import LiveblogError
+from .metrics import prepare_multiprocess_dir
 from .runtime import runtime
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
-# A fresh interpreter patches with gevent before it imports anything else, then serves.
-SERVER_BOOT = (
-    "from gevent import monkey; monkey.patch_all(); from liveblog.server import main; main()"
-)
+# A fresh interpreter starts the live process and the app processes (supervisor.py).
+SERVER_BOOT = "from liveblog.supervisor import main; main()"
 
 
 def alembic_config(url: str) -> Config:
@@ -105,10 +104,27 @@ def demo_command(base_url: str | None) -> None:
     type=int,
     help="Connections each worker accepts.",
 )
+@click.option(
+    "--app-workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Processes for pages, API and desk.",
+)
+@click.option(
+    "--app-threads",
+    default=8,
+    show_default=True,
+    type=click.IntRange(1, 256),
+    help="Threads in each app process.",
+)
 @with_appcontext
-def serve_command(host: str, port: int, workers: int, connections: int) -> None:
-    """Run the production server (gunicorn with gevent workers)."""
-    if workers > 1 and not runtime().broker.multiprocess:
+def serve_command(
+    host: str, port: int, workers: int, connections: int, app_workers: int, app_threads: int
+) -> None:
+    """Run the production server: readers in a live process, the rest in app processes."""
+    channel = not runtime().broker.multiprocess
+    if workers > 1 and channel:
         raise click.UsageError(
             "--workers above 1 needs LIVEBLOG_BROKER_URL=redis://…: with the in-process "
             "broker, events would not reach readers connected to the other workers."
@@ -125,11 +141,21 @@ def serve_command(host: str, port: int, workers: int, connections: int) -> None:
         str(workers),
         "--connections",
         str(connections),
+        "--app-workers",
+        str(app_workers),
+        "--app-threads",
+        str(app_threads),
+        *(["--channel"] if channel else []),
     ]
-    click.echo(f"liveblog serving on http://{host}:{port}/ with {workers} worker(s)", err=True)
+    click.echo(
+        f"liveblog serving on http://{host}:{port}/ with {workers} live and {app_workers} app"
+        " worker(s)",
+        err=True,
+    )
     sys.stdout.flush()
     sys.stderr.flush()
     runtime().db.dispose()
+    prepare_multiprocess_dir()  # every worker's metrics in one place, summed by /metrics
     os.environ.setdefault("GEVENT_TRACK_GREENLET_TREE", "0")  # saves ~2.5 KiB per reader
     os.execv(sys.executable, argv)  # noqa: S606 - replace this process with the server
 
@@ -138,6 +164,9 @@ def register(app: Flask) -> None:
     """Attach our commands to the app's CLI."""
     for cmd in (init_db, create_user_command, create_token_command, demo_command, serve_command):
         app.cli.add_command(cmd)
+    from . import cli_accounts
+
+    cli_accounts.register(app)
 
 
 def _create_app() -> Flask:

@@ -18,13 +18,21 @@ DEFAULTS: dict[str, Any] = {
     "LIVEBLOG_QUEUE_LIMIT": 256,  # frames buffered per reader before it is told to resume
     "LIVEBLOG_PING_SECONDS": 25.0,
     "LIVEBLOG_SEND_TIMEOUT": 20.0,  # a reader that takes longer to accept a frame is dropped
+    "LIVEBLOG_EVENTS_SOCKET": "",  # set by `liveblog serve` for its app processes
+    "LIVEBLOG_TRUSTED_PROXIES": "",  # addresses whose X-Forwarded-For names the client
+    "LIVEBLOG_WS_PER_IP": 50,  # concurrent live connections per client address (0: no cap)
+    "LIVEBLOG_WS_MAX_MESSAGE": 4096,  # bytes a reader may send in one message (then 1009)
     "LIVEBLOG_FEED_PAGE_SIZE": 50,
     "LIVEBLOG_PAGE_SIZE": 50,  # posts on one page of the reader's page, besides pinned ones
     "LIVEBLOG_RENDER_CACHE_ENTRIES": 256,
     "LIVEBLOG_RENDER_CACHE_BYTES": 64 * 1024 * 1024,
     "LIVEBLOG_FEED_MAX_AGE": 5,
     "MAX_CONTENT_LENGTH": 256 * 1024,
+    "LIVEBLOG_METRICS_TOKEN": "",  # none: /metrics answers only on loopback
+    "LIVEBLOG_LOG_LEVEL": "INFO",
     "LIVEBLOG_LOGIN_LIMIT": 10,  # sign-in attempts per user and address (or device) a minute
+    "LIVEBLOG_PUBLIC_URL": "",  # the base of every absolute URL; see liveblog/hosts.py
+    "LIVEBLOG_ALLOWED_HOSTS": "",  # request hosts trusted for absolute URLs without it
 }
 
 ENV_KEYS = (
@@ -34,7 +42,15 @@ ENV_KEYS = (
     "LIVEBLOG_QUEUE_LIMIT",
     "LIVEBLOG_PING_SECONDS",
     "LIVEBLOG_SEND_TIMEOUT",
+    "LIVEBLOG_METRICS_TOKEN",
+    "LIVEBLOG_LOG_LEVEL",
     "LIVEBLOG_LOGIN_LIMIT",
+    "LIVEBLOG_PUBLIC_URL",
+    "LIVEBLOG_ALLOWED_HOSTS",
+    "LIVEBLOG_EVENTS_SOCKET",
+    "LIVEBLOG_TRUSTED_PROXIES",
+    "LIVEBLOG_WS_PER_IP",
+    "LIVEBLOG_WS_MAX_MESSAGE",
 )
 
 
@@ -69,5 +85,12 @@ def load_config(
     config["LIVEBLOG_PING_SECONDS"] = float(config["LIVEBLOG_PING_SECONDS"])
     config["LIVEBLOG_SEND_TIMEOUT"] = float(config["LIVEBLOG_SEND_TIMEOUT"])
     config["LIVEBLOG_LOGIN_LIMIT"] = int(config["LIVEBLOG_LOGIN_LIMIT"])
+    config["LIVEBLOG_WS_PER_IP"] = int(config["LIVEBLOG_WS_PER_IP"])
+    config["LIVEBLOG_WS_MAX_MESSAGE"] = int(config["LIVEBLOG_WS_MAX_MESSAGE"])
+    # simple-websocket closes with 1009 past this size instead of buffering the message.
+    config["SOCK_SERVER_OPTIONS"] = {
+        "max_message_size": config["LIVEBLOG_WS_MAX_MESSAGE"],
+        "receive_bytes": 4096,
+    }
     config["SECRET_KEY"] = config["LIVEBLOG_SECRET_KEY"]
     return config

@@ -47,6 +47,10 @@ class Database:
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
             kwargs["pool_size"] = 20
             kwargs["max_overflow"] = 20
+        elif url.startswith("postgresql"):
+            # An unreachable server fails fast (503) instead of holding the request.
+            kwargs["connect_args"] = {"connect_timeout": 5}
+            kwargs["pool_timeout"] = 10
         self.engine = create_engine(url, **kwargs)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         if self.is_sqlite:

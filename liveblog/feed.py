@@ -5,10 +5,12 @@ This module does no I/O and imports nothing from Flask.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from html import escape
 from typing import Any
 
-from .models import Post, Story, StoryStatus
-from .payloads import corrections_payload, rfc3339
+from .models import Post, Story, StoryStatus, Verification
+from .payloads import corrections_payload, rfc3339, trust_payload
 from .sanitize import plain_text
 
 JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
@@ -20,13 +22,27 @@ def feed_etag(story: Story, page_key: str) -> str:
     return f"feed-{story.id}-{story.last_seq}-{page_key}"
 
 
-def feed_item(post: Post, home_url: str) -> dict[str, Any]:
-    """Return one feed item for a post."""
+def status_line(post: Post, lines: Mapping[Verification, str]) -> str:
+    """Return the visible status paragraph a feed item starts with ("" for unverified)."""
+    label = lines.get(post.verification)
+    if not label:
+        return ""
+    note = f" — {escape(post.verification_note)}" if post.verification_note else ""
+    return (
+        f'<p class="liveblog-status liveblog-status-{post.verification.value}">'
+        f"<strong>{escape(label)}</strong>{note}</p>"
+    )
+
+
+def feed_item(
+    post: Post, home_url: str, status_lines: Mapping[Verification, str] | None = None
+) -> dict[str, Any]:
+    """Return one feed item for a post; generic readers see its status in `content_html`."""
     summary = plain_text(post.body, sanitized=True)
     return {
         "id": post.id,
         "url": f"{home_url}#post-{post.id}",
-        "content_html": post.body,
+        "content_html": status_line(post, status_lines or {}) + post.body,
         "summary": summary[:280],
         "date_published": rfc3339(post.published_at),
         "date_modified": rfc3339(post.updated_at),
@@ -37,6 +53,7 @@ def feed_item(post: Post, home_url: str) -> dict[str, Any]:
             "pinned": post.pinned,
             "key_event": post.key_event,
             "corrections": corrections_payload(post),
+            **trust_payload(post),
         },
     }
 
@@ -48,6 +65,7 @@ def build_feed(
     home_url: str,
     feed_url: str,
     next_url: str | None,
+    status_lines: Mapping[Verification, str] | None = None,
 ) -> dict[str, Any]:
     """Return the feed document for one page of posts (newest first)."""
     doc: dict[str, Any] = {
@@ -64,5 +82,5 @@ def build_feed(
     if story.status is StoryStatus.ENDED:
         doc["expired"] = True
     doc["_liveblog"] = {"status": story.status.value, "last_seq": story.last_seq}
-    doc["items"] = [feed_item(post, home_url) for post in posts]
+    doc["items"] = [feed_item(post, home_url, status_lines) for post in posts]
     return doc

@@ -10,10 +10,13 @@ broker that loses a message loses nothing for readers).
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable
 from typing import NamedTuple, Protocol
+
+log = logging.getLogger(__name__)
 
 Logged = tuple[int, str]
 """An event as the log stores it: its seq and its JSON text."""
@@ -54,6 +57,38 @@ class EventSource(Protocol):
         """Return every event of the story with seq > after, ascending."""
 
 
+class Observer(Protocol):
+    """What the hub reports for operators (see metrics.HubMetrics); all calls are cheap."""
+
+    def readers(self, slug: str, count: int) -> None:
+        """A story now has `count` readers in this process."""
+
+    def fanned_out(self, texts: list[str], receivers: int) -> None:
+        """These events were handed to `receivers` readers."""
+
+    def overflowed(self) -> None:
+        """A reader's queue overflowed."""
+
+    def dropped(self, reason: str) -> None:
+        """A reader was hung up on."""
+
+
+class Quiet:
+    """An observer that records nothing."""
+
+    def readers(self, slug: str, count: int) -> None:
+        """Record nothing."""
+
+    def fanned_out(self, texts: list[str], receivers: int) -> None:
+        """Record nothing."""
+
+    def overflowed(self) -> None:
+        """Record nothing."""
+
+    def dropped(self, reason: str) -> None:
+        """Record nothing."""
+
+
 Writer = Callable[[bytes], int]
 """Write bytes without blocking: return how many were taken, raise BlockingIOError if none."""
 
@@ -90,6 +125,8 @@ class Subscription:
             if self._write_through(frame):
                 continue
             if len(self._frames) >= self.limit:
+                if not self.overflowed:
+                    self.hub.observer.overflowed()
                 self.overflowed = True
                 queued = True
                 break
@@ -112,6 +149,8 @@ class Subscription:
             except BlockingIOError:
                 return False
             except OSError:
+                if not self.broken:
+                    self.hub.observer.dropped("broken")
                 self.broken = True
                 self._ready.set()
                 return True
@@ -149,8 +188,11 @@ class Subscription:
 class Hub:
     """Subscribers by story, with per-story dedup and gap filling."""
 
-    def __init__(self, source: EventSource, *, queue_limit: int = 256) -> None:
+    def __init__(
+        self, source: EventSource, *, queue_limit: int = 256, observer: Observer | None = None
+    ) -> None:
         self.source = source
+        self.observer: Observer = observer or Quiet()
         self.queue_limit = queue_limit
         self._subs: dict[str, set[Subscription]] = {}
         self._last: dict[str, int] = {}
@@ -170,6 +212,7 @@ class Hub:
                 self._last[slug] = self.source.last_seq(slug) or 0
                 self._subs[slug] = set()
             self._subs[slug].add(sub)
+            self.observer.readers(slug, len(self._subs[slug]))
         return sub
 
     def unsubscribe(self, sub: Subscription) -> None:
@@ -179,6 +222,7 @@ class Hub:
             if subs is None:
                 return
             subs.discard(sub)
+            self.observer.readers(sub.slug, len(subs))
             if not subs:
                 del self._subs[sub.slug]
                 self._last.pop(sub.slug, None)
@@ -206,8 +250,10 @@ class Hub:
             last = self._last.get(slug)
             if last is None or seq <= last:
                 return
-            logged = [(seq, frame)] if seq == last + 1 else self.source.events_after(slug, last)
-            self._fan_out(slug, logged)
+            if seq == last + 1:
+                self._fan_out(slug, [(seq, frame)])
+            else:
+                self._fan_out(slug, self._read_log(slug, last))
 
     def close_all(self) -> None:
         """Tell every reader's handler to hang up (the process is shutting down)."""
@@ -222,12 +268,26 @@ class Hub:
         """Deliver whatever the event log holds beyond what each story's readers got."""
         with self._lock:
             for slug, last in list(self._last.items()):
-                self._fan_out(slug, self.source.events_after(slug, last))
+                self._fan_out(slug, self._read_log(slug, last))
+
+    def _read_log(self, slug: str, after: int) -> list[Logged]:
+        """Read the log after `after`; while it is unreachable, read nothing.
+
+        Nothing is lost: `_last` does not move, so the next event or resync reads the gap.
+        Readers stay connected meanwhile.
+        """
+        try:
+            return self.source.events_after(slug, after)
+        except Exception as exc:  # noqa: BLE001 - an outage must not reach the caller
+            log.warning("event log unreachable, %s stays at seq %d: %s", slug, after, exc)
+            return []
 
     def _fan_out(self, slug: str, logged: list[Logged]) -> None:
         if not logged:
             return
         frames = [Frame.of(seq, text) for seq, text in logged]
         self._last[slug] = frames[-1].seq
-        for sub in self._subs.get(slug, ()):
+        subs = self._subs.get(slug, ())
+        for sub in subs:
             sub.deliver(frames)
+        self.observer.fanned_out([text for _, text in logged], len(subs))

@@ -11,10 +11,18 @@ LOCALES = ("id", "en")
 LOCALE_COOKIE = "lang"
 
 VERIFICATION_LABELS: dict[Verification, LazyString] = {
-    Verification.UNVERIFIED: lazy_gettext("Unverified"),
-    Verification.CONFIRMED: lazy_gettext("Confirmed"),
-    Verification.DISPUTED: lazy_gettext("Disputed"),
-    Verification.FALSE: lazy_gettext("False"),
+    Verification.UNVERIFIED: lazy_gettext("Unverified claim"),
+    Verification.CONFIRMED: lazy_gettext("Claim confirmed"),
+    Verification.DISPUTED: lazy_gettext("Claim disputed"),
+    Verification.FALSE: lazy_gettext("Claim false"),
+}
+
+#: Text glyphs shown before each verification label, so the status never relies on colour.
+VERIFICATION_ICONS: dict[Verification, str] = {
+    Verification.UNVERIFIED: "?",
+    Verification.CONFIRMED: "✓",
+    Verification.DISPUTED: "!",
+    Verification.FALSE: "✗",
 }
 
 

@@ -22,12 +22,12 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 import redis
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from sqlalchemy import delete
+from sqlalchemy import delete, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -61,72 +61,98 @@ def report_failure(reason: str) -> None:
             log.exception("login failure hook failed")
 
 
+#: (counter key, limit) pairs, taken in order.
+Buckets = list[tuple[str, int]]
+
+
 class Counter(Protocol):
     """Fixed-window counters."""
 
-    def take(self, key: str, window_end: int) -> int:
-        """Add one to the key's count in the window ending at `window_end`; return the count."""
+    def take(self, buckets: Buckets, window_end: int) -> tuple[list[str], bool]:
+        """Add one to each key in turn, stopping at the first over its limit.
 
-    def give_back(self, key: str, window_end: int) -> None:
-        """Take one back from the key's count in that window."""
+        Return the keys taken and whether every one stayed within its limit.
+        """
+
+    def give_back(self, keys: list[str], window_end: int) -> None:
+        """Take one back from each key's count in that window."""
 
 
 class DatabaseCounter:
-    """Counters in the `login_attempts` table: one atomic upsert per attempt."""
+    """Counters in the `login_attempts` table: atomic upserts, one transaction an attempt."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
         self.insert = sqlite_insert if db.is_sqlite else pg_insert
 
-    def take(self, key: str, window_end: int) -> int:
-        """Insert the counter at 1 or add one to it, in one statement."""
-        expires = datetime.fromtimestamp(window_end, UTC)
-        stmt: Any = self.insert(LoginAttempt).values(key=f"{key}:{window_end}", count=1)
-        stmt = stmt.values(expires_at=expires)
-        stmt = stmt.on_conflict_do_update(
+    def _upsert(self, key: str, expires: datetime) -> Any:
+        stmt: Any = self.insert(LoginAttempt).values(key=key, count=1, expires_at=expires)
+        return stmt.on_conflict_do_update(
             index_elements=[LoginAttempt.key], set_={"count": LoginAttempt.count + 1}
         ).returning(LoginAttempt.count)
-        with self.db.write() as session:
-            count: int = session.execute(stmt).scalar_one()
-            if count == 1:  # a new window: clear the ones that have ended
-                now = datetime.now(UTC)
-                session.execute(delete(LoginAttempt).where(LoginAttempt.expires_at < now))
-        return count
 
-    def give_back(self, key: str, window_end: int) -> None:
-        """Lower the counter by one."""
+    def take(self, buckets: Buckets, window_end: int) -> tuple[list[str], bool]:
+        """Insert each counter at 1 or add one to it (one statement each)."""
+        expires = datetime.fromtimestamp(window_end, UTC)
+        taken: list[str] = []
         with self.db.write() as session:
-            session.query(LoginAttempt).filter(LoginAttempt.key == f"{key}:{window_end}").update(
-                {LoginAttempt.count: LoginAttempt.count - 1}
+            for key, limit in buckets:
+                taken.append(key)
+                count: int = session.execute(
+                    self._upsert(f"{key}:{window_end}", expires)
+                ).scalar_one()
+                if count == 1:  # a new window: clear the ones that ended a while ago
+                    ended = datetime.now(UTC) - timedelta(seconds=WINDOW_SECONDS)
+                    session.execute(delete(LoginAttempt).where(LoginAttempt.expires_at < ended))
+                if count > limit:
+                    return taken, False
+        return taken, True
+
+    def give_back(self, keys: list[str], window_end: int) -> None:
+        """Lower the counters by one."""
+        names = [f"{key}:{window_end}" for key in keys]
+        with self.db.write() as session:
+            session.execute(
+                update(LoginAttempt)
+                .where(LoginAttempt.key.in_(names))
+                .values(count=LoginAttempt.count - 1)
             )
 
 
 class RedisCounter:
-    """Counters in Redis (`INCR` + `EXPIREAT`); the database stands in while Redis is down."""
+    """Counters in Redis (`INCR` + `EXPIRE`); the database stands in while Redis is down."""
 
     def __init__(self, url: str, fallback: DatabaseCounter) -> None:
         self.client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
         self.fallback = fallback
 
-    def take(self, key: str, window_end: int) -> int:
+    def take(self, buckets: Buckets, window_end: int) -> tuple[list[str], bool]:
         """Count in Redis, or in the database if Redis cannot answer."""
-        name = f"liveblog:login:{key}:{window_end}"
+        taken: list[str] = []
         try:
-            pipe = self.client.pipeline(transaction=True)
-            pipe.incr(name)
-            pipe.expireat(name, window_end + 5)
-            count, _ = pipe.execute()
-            return int(count)
+            for key, limit in buckets:
+                name = f"liveblog:login:{key}:{window_end}"
+                pipe = self.client.pipeline(transaction=True)
+                pipe.incr(name)
+                pipe.expire(name, WINDOW_SECONDS + 5)
+                count, _ = pipe.execute()
+                taken.append(key)
+                if int(count) > limit:
+                    return taken, False
         except redis.RedisError:
             log.warning("Redis unreachable; counting sign-in attempts in the database")
-            return self.fallback.take(key, window_end)
+            return self.fallback.take(buckets, window_end)
+        return taken, True
 
-    def give_back(self, key: str, window_end: int) -> None:
-        """Lower the counter by one (best effort)."""
+    def give_back(self, keys: list[str], window_end: int) -> None:
+        """Lower the counters by one (best effort)."""
         try:
-            self.client.decr(f"liveblog:login:{key}:{window_end}")
+            pipe = self.client.pipeline(transaction=False)
+            for key in keys:
+                pipe.decr(f"liveblog:login:{key}:{window_end}")
+            pipe.execute()
         except redis.RedisError:
-            self.fallback.give_back(key, window_end)
+            self.fallback.give_back(keys, window_end)
 
 
 def make_counter(db: Database, broker_url: str) -> Counter:
@@ -152,9 +178,12 @@ class Ticket:
 class LoginLimit:
     """Decide, before any password check, whether an attempt may go ahead."""
 
-    def __init__(self, counter: Counter, limit: int = DEFAULT_LIMIT) -> None:
+    def __init__(
+        self, counter: Counter, limit: int = DEFAULT_LIMIT, clock: Callable[[], float] = time.time
+    ) -> None:
         self.counter = counter
         self.limit = limit
+        self.clock = clock
 
     def admit(self, username: str, address: str, device: str | None) -> Ticket | None:
         """Take the attempt's counters; None when one of them is over its limit.
@@ -162,8 +191,9 @@ class LoginLimit:
         `device` is the id of a device that has signed in as this user before, if any.
         """
         name = username.strip().lower()
-        window_end = (int(time.time()) // WINDOW_SECONDS + 1) * WINDOW_SECONDS
+        window_end = (int(self.clock()) // WINDOW_SECONDS + 1) * WINDOW_SECONDS
         ticket = Ticket(window_end)
+        buckets: Buckets
         if device:
             buckets = [(_key("device", device, name), self.limit)]
         else:
@@ -172,16 +202,12 @@ class LoginLimit:
                 (_key("pair", name, address), self.limit),
                 (_key("account", name), self.limit * ACCOUNT_FACTOR),
             ]
-        for key, limit in buckets:
-            ticket.keys.append(key)
-            if self.counter.take(key, window_end) > limit:
-                return None
-        return ticket
+        ticket.keys, admitted = self.counter.take(buckets, window_end)
+        return ticket if admitted else None
 
     def succeeded(self, ticket: Ticket) -> None:
         """Give the counts back: signing in successfully never uses up the limit."""
-        for key in ticket.keys:
-            self.counter.give_back(key, ticket.window_end)
+        self.counter.give_back(ticket.keys, ticket.window_end)
 
 
 class DeviceCookies:

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     DateTime,
     Enum,
     ForeignKey,
@@ -208,6 +209,9 @@ class Story(Base):
     ended_at: Mapped[datetime | None]
     last_seq: Mapped[int] = mapped_column(Integer, default=0)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # The editors' own wording of the "what we know / what we don't know yet" box.
+    known: Mapped[str] = mapped_column(Text, default="")
+    unknown: Mapped[str] = mapped_column(Text, default="")
 
 
 class Post(Base):
@@ -224,6 +228,12 @@ class Post(Base):
         _enum(Verification, "verification"), default=Verification.UNVERIFIED
     )
     verification_note: Mapped[str] = mapped_column(Text, default="")
+    # True when an editor set the current status: a reporter may not change it then.
+    verification_by_editor: Mapped[bool] = mapped_column(default=False)
+    # The public verification timeline: [{"status", "note", "at"}], oldest first.
+    verification_history: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
+    # The earlier post of the same story whose claim this one follows up.
+    resolves_id: Mapped[str | None] = mapped_column(ForeignKey("posts.id", ondelete="SET NULL"))
     pinned: Mapped[bool] = mapped_column(default=False)
     key_event: Mapped[bool] = mapped_column(default=False)
     version: Mapped[int] = mapped_column(Integer, default=1)
@@ -231,6 +241,7 @@ class Post(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     body_edited_at: Mapped[datetime | None]
     deleted_at: Mapped[datetime | None]
+    purged_at: Mapped[datetime | None]
     created_seq: Mapped[int] = mapped_column(Integer)
     last_seq: Mapped[int] = mapped_column(Integer)
 
@@ -238,6 +249,13 @@ class Post(Base):
     author: Mapped[User] = relationship()
     corrections: Mapped[list[Correction]] = relationship(
         order_by="Correction.id", cascade="all, delete-orphan"
+    )
+    followups: Mapped[list[Post]] = relationship(
+        primaryjoin=(
+            "and_(Post.id == remote(foreign(Post.resolves_id)), remote(Post.deleted_at).is_(None))"
+        ),
+        order_by="Post.created_seq",
+        viewonly=True,
     )
 
 
@@ -267,6 +285,7 @@ class PostRevision(Base):
     pinned: Mapped[bool]
     key_event: Mapped[bool]
     changes: Mapped[str] = mapped_column(String(200), default="")
+    reason: Mapped[str] = mapped_column(Text, default="")  # why (deletions and purges)
     editor_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -277,7 +296,10 @@ class Event(Base):
     """One entry of a story's ordered event log; `payload` is the JSON frame sent to readers."""
 
     __tablename__ = "events"
-    __table_args__ = (UniqueConstraint("story_id", "seq"),)
+    __table_args__ = (
+        UniqueConstraint("story_id", "seq"),
+        Index("ix_events_story_post", "story_id", "post_id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     story_id: Mapped[int] = mapped_column(ForeignKey("stories.id", ondelete="CASCADE"))
@@ -285,3 +307,4 @@ class Event(Base):
     type: Mapped[EventType] = mapped_column(_enum(EventType, "event_type"))
     at: Mapped[datetime] = mapped_column(default=utcnow)
     payload: Mapped[str] = mapped_column(Text)
+    post_id: Mapped[str | None] = mapped_column(String(32))  # the post it is about, if any

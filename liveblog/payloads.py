@@ -30,6 +30,8 @@ def story_payload(story: Story, *, url: str, feed_url: str) -> dict[str, Any]:
         "slug": story.slug,
         "title": story.title,
         "summary": story.summary,
+        "known": story.known,
+        "unknown": story.unknown,
         "language": story.language,
         "timezone": story.timezone,
         "status": story.status.value,
@@ -60,6 +62,19 @@ def post_payload(post: Post, story_slug: str) -> dict[str, Any]:
         "updated_at": rfc3339(post.updated_at),
         "version": post.version,
         "corrections": corrections_payload(post),
+        **trust_payload(post),
+    }
+
+
+def trust_payload(post: Post) -> dict[str, Any]:
+    """Return what a post adds to the contract's shape about its checks and follow-ups."""
+    return {
+        "verified_by_editor": post.verification_by_editor,
+        "verification_history": list(post.verification_history or []),
+        "resolves": post.resolves_id,
+        "followups": [
+            {"id": f.id, "published_at": rfc3339(f.published_at)} for f in post.followups
+        ],
     }
 
 

@@ -52,7 +52,11 @@ def posts_page(
     query = (
         select(Post)
         .where(Post.story_id == story.id, Post.deleted_at.is_(None))
-        .options(selectinload(Post.author), selectinload(Post.corrections))
+        .options(
+            selectinload(Post.author),
+            selectinload(Post.corrections),
+            selectinload(Post.followups),
+        )
         .order_by(order)
     )
     if before is not None:

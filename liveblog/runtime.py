@@ -9,6 +9,7 @@ from flask import current_app
 from .broker import Broker, make_broker
 from .db import Database
 from .hub import Hub
+from .metrics import HubMetrics
 from .queries import EventLog
 from .service import StoryService
 
@@ -23,11 +24,13 @@ class Runtime:
     service: StoryService
 
     @classmethod
-    def build(cls, database_url: str, broker_url: str, queue_limit: int) -> Runtime:
+    def build(
+        cls, database_url: str, broker_url: str, queue_limit: int, events_socket: str = ""
+    ) -> Runtime:
         """Wire the parts together for one process."""
         db = Database(database_url)
-        hub = Hub(EventLog(db), queue_limit=queue_limit)
-        broker = make_broker(broker_url, hub)
+        hub = Hub(EventLog(db), queue_limit=queue_limit, observer=HubMetrics())
+        broker = make_broker(broker_url, hub, events_socket)
         return cls(db=db, hub=hub, broker=broker, service=StoryService(db, broker.publish))
 
 

@@ -1,4 +1,8 @@
-"""The production server: gunicorn with the gevent worker, started by `liveblog serve`.
+"""The live process of `liveblog serve`: gunicorn with the gevent worker, on the public port.
+
+It serves the WebSocket readers and `/healthz` and passes every other request on to the
+app processes (`proxy.py`, `appserver.py`); with no Redis it also receives their events
+over the event channel (`channel.py`). `supervisor.py` starts both sides.
 
 `liveblog serve` starts a fresh interpreter that runs gevent's `monkey.patch_all()` before
 it imports anything else, then calls `main()` here. The patch below is a no-op then, and a
@@ -12,6 +16,7 @@ if not monkey.is_module_patched("socket"):
 
 import argparse  # noqa: E402
 import gc  # noqa: E402
+import os  # noqa: E402
 import resource  # noqa: E402
 from typing import Any  # noqa: E402
 
@@ -26,7 +31,8 @@ class LiveblogWorker(GeventWorker):  # type: ignore[misc]
     def handle_exit(self, sig: int, frame: Any) -> None:
         """Stop accepting, and hang up on readers so the worker need not wait them out."""
         super().handle_exit(sig, frame)
-        runtime = getattr(self.wsgi, "extensions", {}).get("liveblog")
+        app = getattr(self.wsgi, "live_app", self.wsgi)
+        runtime = getattr(app, "extensions", {}).get("liveblog")
         if runtime is not None:
             gevent.spawn(runtime.hub.close_all)  # out of the signal handler
 
@@ -61,13 +67,22 @@ class LiveblogServer(BaseApplication):  # type: ignore[misc]
     def load(self) -> Any:
         """Build the app inside the worker, after gevent has patched everything."""
         from liveblog import create_app
+        from liveblog.channel import ChannelListener
+        from liveblog.proxy import Front
 
         app = create_app()
+        wsgi: Any = app
+        listen = os.environ.get("LIVEBLOG_EVENTS_LISTEN")
+        if listen:  # app processes publish here when there is no Redis
+            ChannelListener(listen, app.extensions["liveblog"].hub).start()
+        app_socket = os.environ.get("LIVEBLOG_APP_SOCKET")
+        if app_socket:
+            wsgi = Front(app, app_socket, app.config["LIVEBLOG_TRUSTED_PROXIES"])
         # Thousands of long-lived readers make full collections slow and frequent: collect
         # the old generation less often, and never scan what start-up allocated.
         gc.set_threshold(700, 10, 100)
         gc.freeze()
-        return app
+        return wsgi
 
 
 def options(host: str, port: int, workers: int, connections: int) -> dict[str, Any]:
@@ -86,7 +101,23 @@ def options(host: str, port: int, workers: int, connections: int) -> dict[str, A
         "loglevel": "info",
         "proc_name": "liveblog",
         "control_socket_disable": True,
+        "child_exit": _child_exit,
+        "on_exit": _on_exit,
     }
+
+
+def _child_exit(_server: Any, worker: Any) -> None:
+    """Drop a dead worker's live gauges from the shared metrics."""
+    from liveblog.metrics import worker_exited
+
+    worker_exited(worker.pid)
+
+
+def _on_exit(_server: Any) -> None:
+    """Remove the metrics directory `liveblog serve` made for this run."""
+    from liveblog.metrics import remove_own_dir
+
+    remove_own_dir()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -17,8 +17,9 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from . import verdicts
 from .db import Database
-from .errors import N_, Conflict, Forbidden, NotFound
+from .errors import N_, Conflict, Forbidden, Invalid, NotFound
 from .models import (
     Correction,
     Event,
@@ -31,11 +32,13 @@ from .models import (
     utcnow,
 )
 from .payloads import dumps, event_payload, post_payload, rfc3339
+from .takedown import erase_text, scrub_events
 from .validation import (
     parse_post_create,
     parse_post_update,
     parse_story_create,
     parse_story_update,
+    parse_takedown,
     slugify,
 )
 
@@ -132,6 +135,10 @@ class StoryService:
             story.title = values["title"] = req.title
         if req.summary is not None and req.summary != story.summary:
             story.summary = values["summary"] = req.summary
+        if req.known is not None and req.known != story.known:
+            story.known = values["known"] = req.known
+        if req.unknown is not None and req.unknown != story.unknown:
+            story.unknown = values["unknown"] = req.unknown
         if req.status is not None and req.status != story.status:
             story.status = req.status
             story.ended_at = now if req.status is StoryStatus.ENDED else None
@@ -139,7 +146,7 @@ class StoryService:
             values["ended_at"] = rfc3339(story.ended_at)
         if not values:
             raise _NoChange(None)
-        changes = [k for k in ("title", "summary", "status") if k in values]
+        changes = [k for k in ("title", "summary", "status", "known", "unknown") if k in values]
         return self._append(
             session, story, seq, EventType.STORY_UPDATED, now, changes=changes, values=values
         )
@@ -151,8 +158,7 @@ class StoryService:
     ) -> dict[str, Any]:
         """Publish a new post in a live story."""
         req = parse_post_create(data)
-        if req.verification.status.needs_editor and not actor.role.is_editor:
-            raise Forbidden(N_("Only editors may mark a post confirmed or false."))
+        verdicts.check_new(req.verification.status, is_editor=actor.role.is_editor)
         if req.pinned and not actor.role.is_editor:
             raise Forbidden(N_("Only editors may pin posts."))
         with self.db.write() as session:
@@ -164,8 +170,7 @@ class StoryService:
                 story_id=story.id,
                 author_id=actor.id,
                 body=req.body,
-                verification=req.verification.status,
-                verification_note=req.verification.note,
+                verification_history=[],
                 pinned=req.pinned,
                 key_event=req.key_event,
                 version=1,
@@ -174,11 +179,22 @@ class StoryService:
                 created_seq=seq,
                 last_seq=seq,
             )
+            if req.resolves is not None:
+                post.resolves_id = self._earlier_post(session, story, req.resolves, seq).id
+            verdicts.record(
+                post,
+                req.verification.status,
+                req.verification.note,
+                now,
+                by_editor=actor.role.is_editor,
+            )
             session.add(post)
             session.flush()
             self._revise(session, post, actor, "created", now)
             payload = post_payload(post, story.slug)
-            frame = self._append(session, story, seq, EventType.POST_CREATED, now, post=payload)
+            frame = self._append(
+                session, story, seq, EventType.POST_CREATED, now, post=payload, post_id=post.id
+            )
         self.publish(story.slug, seq, frame)
         return payload
 
@@ -203,6 +219,12 @@ class StoryService:
                     raise error
                 now = at or utcnow()
                 changes = self._apply(post, req, actor, now)
+                if req.resolves_given and req.resolves != post.resolves_id:
+                    target = req.resolves and self._earlier_post(
+                        session, story, req.resolves, post.created_seq
+                    )
+                    post.resolves_id = target.id if target else None
+                    changes.append("resolves")
                 if not changes:
                     raise _NoChange(post_payload(post, story.slug))
                 post.version += 1
@@ -212,26 +234,81 @@ class StoryService:
                 self._revise(session, post, actor, ",".join(changes), now)
                 payload = post_payload(post, story.slug)
                 frame = self._append(
-                    session, story, seq, EventType.POST_UPDATED, now, post=payload, changes=changes
+                    session,
+                    story,
+                    seq,
+                    EventType.POST_UPDATED,
+                    now,
+                    post=payload,
+                    changes=changes,
+                    post_id=post.id,
                 )
         except _NoChange as unchanged:
             return unchanged.result  # type: ignore[no-any-return]
         self.publish(story.slug, seq, frame)
         return payload
 
-    def delete_post(self, actor: Actor, slug: str, post_id: str) -> None:
-        """Take a post down; it leaves the page and the feed, its id is never reused."""
+    def delete_post(self, actor: Actor, slug: str, post_id: str, data: Any = None) -> None:
+        """Take a post down from every public place, the log's replays included.
+
+        Its id is never reused; its private history keeps who deleted it, when and why.
+        """
+        reason = parse_takedown(data, reason_required=False)
         _require_editor(actor)
         with self.db.write() as session:
             seq, story = self._bump(session, slug)
             post = self._live_post(session, story, post_id)
-            now = utcnow()
-            post.deleted_at = now
-            post.last_seq = seq
-            frame = self._append(
-                session, story, seq, EventType.POST_DELETED, now, post={"id": post.id}
-            )
+            frame = self._take_down(session, story, seq, post, actor, reason)
         self.publish(story.slug, seq, frame)
+
+    def purge_post(self, actor: Actor, slug: str, post_id: str, data: Any) -> None:
+        """Erase a post's text from its private history too (admins, for legal takedowns).
+
+        A post still up is taken down in the same transaction (one `post.deleted` event);
+        purging a post already down changes nothing public, so it appends no event.
+        """
+        reason = parse_takedown(data, reason_required=True)
+        if actor.role is not Role.ADMIN:
+            raise Forbidden(N_("Only admins may erase a post's history."))
+        published: tuple[int, str] | None = None
+        with self.db.write() as session:
+            story = session.scalar(select(Story).where(Story.slug == slug))
+            post = session.get(Post, post_id) if story is not None else None
+            if story is None or post is None or post.story_id != story.id:
+                raise NotFound(N_("No post with the id '%(id)s' in this story."), id=post_id)
+            was_up = post.deleted_at is None
+            if was_up:  # the story's lock first, as every writer takes it, then the post
+                seq, story = self._bump(session, slug)
+            session.refresh(post, with_for_update=True)
+            if post.purged_at is not None:
+                raise Conflict(N_("This post's text is already erased."), code="already_purged")
+            if was_up != (post.deleted_at is None):
+                raise Conflict(N_("The post was changed meanwhile. Try again."), code="changed")
+            now = utcnow()
+            if was_up:
+                published = seq, self._take_down(session, story, seq, post, actor, reason)
+            erase_text(session, post)
+            post.purged_at = now
+            post.version += 1
+            self._revise(session, post, actor, "purged", now, reason=reason)
+        if published is not None:
+            self.publish(story.slug, *published)
+
+    def _take_down(
+        self, session: Session, story: Story, seq: int, post: Post, actor: Actor, reason: str
+    ) -> str:
+        """Mark a post deleted, scrub its earlier events, and append `post.deleted`."""
+        now = utcnow()
+        post.deleted_at = now
+        post.last_seq = seq
+        post.version += 1
+        self._revise(session, post, actor, "deleted", now, reason=reason)
+        scrub_events(session, story.id, post.id)
+        # Follow-ups of a post that is gone no longer point at it.
+        session.execute(update(Post).where(Post.resolves_id == post.id).values(resolves_id=None))
+        return self._append(
+            session, story, seq, EventType.POST_DELETED, now, post={"id": post.id}, post_id=post.id
+        )
 
     # -- helpers -------------------------------------------------------------------------
 
@@ -270,21 +347,37 @@ class StoryService:
         return post
 
     @staticmethod
+    def _earlier_post(session: Session, story: Story, post_id: str, before_seq: int) -> Post:
+        """Return the live post of this story, published before `before_seq`, to follow up."""
+        target = session.get(Post, post_id)
+        if (
+            target is None
+            or target.story_id != story.id
+            or target.deleted_at is not None
+            or target.created_seq >= before_seq
+        ):
+            raise Invalid(
+                "resolves", N_("The field 'resolves' must be the id of an earlier post.")
+            )
+        return target
+
+    @staticmethod
     def _apply(post: Post, req: Any, actor: Actor, now: datetime) -> list[str]:
         changes: list[str] = []
-        if req.body is not None and req.body != post.body:
+        body_changed = req.body is not None and req.body != post.body
+        # The verdict rules run before anything is written: a refusal changes nothing.
+        verification_changed = verdicts.apply(
+            post,
+            body_changed=body_changed,
+            wanted=req.verification,
+            is_editor=actor.role.is_editor,
+            at=now,
+        )
+        if body_changed:
             post.body = req.body
             post.body_edited_at = now
             changes.append("body")
-        ver = req.verification
-        if ver is not None and (ver.status, ver.note) != (
-            post.verification,
-            post.verification_note,
-        ):
-            needs_editor = ver.status != post.verification and ver.status.needs_editor
-            if needs_editor and not actor.role.is_editor:
-                raise Forbidden(N_("Only editors may mark a post confirmed or false."))
-            post.verification, post.verification_note = ver.status, ver.note
+        if verification_changed:
             changes.append("verification")
         if req.pinned is not None and req.pinned != post.pinned:
             if not actor.role.is_editor:
@@ -300,7 +393,9 @@ class StoryService:
         return changes
 
     @staticmethod
-    def _revise(session: Session, post: Post, actor: Actor, changes: str, at: datetime) -> None:
+    def _revise(
+        session: Session, post: Post, actor: Actor, changes: str, at: datetime, reason: str = ""
+    ) -> None:
         session.add(
             PostRevision(
                 post_id=post.id,
@@ -311,6 +406,7 @@ class StoryService:
                 pinned=post.pinned,
                 key_event=post.key_event,
                 changes=changes[:200],
+                reason=reason,
                 editor_id=actor.id,
                 created_at=at,
             )
@@ -323,9 +419,12 @@ class StoryService:
         seq: int,
         type: EventType,
         at: datetime,
+        post_id: str | None = None,
         **fields: Any,
     ) -> str:
         """Add the event row in the change's transaction and return its frame."""
         frame = dumps(event_payload(seq=seq, type=type, at=at, story_slug=story.slug, **fields))
-        session.add(Event(story_id=story.id, seq=seq, type=type, at=at, payload=frame))
+        session.add(
+            Event(story_id=story.id, seq=seq, type=type, at=at, payload=frame, post_id=post_id)
+        )
         return frame

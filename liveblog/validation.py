@@ -28,6 +28,7 @@ MAX_NOTE = 1000
 MAX_INT = 2**31 - 1
 POST_ID_RE = re.compile(r"^[a-z0-9]{1,32}$")
 _DIGITS_RE = re.compile(r"[0-9]{1,10}")
+MAX_POST_ID = 32
 
 _UNSET: Any = object()
 
@@ -211,12 +212,14 @@ class StoryUpdate:
     title: str | None
     summary: str | None
     status: StoryStatus | None
+    known: str | None = None  # the editors' "what we know" wording
+    unknown: str | None = None  # ... and "what we don't know yet"
 
 
 def parse_story_update(data: Any) -> StoryUpdate:
     """Validate a change to a story."""
     data = require_object(data)
-    _only(data, ("title", "summary", "status"))
+    _only(data, ("title", "summary", "status", "known", "unknown"))
     title = _text(data, "title", MAX_TITLE)
     if title is not _UNSET and not title:
         raise Invalid("title", N_("The field '%(field)s' must not be empty."))
@@ -228,10 +231,24 @@ def parse_story_update(data: Any) -> StoryUpdate:
         title=None if title is _UNSET else title,
         summary=None if summary is _UNSET else summary,
         status=StoryStatus(status) if status is not None else None,
+        known=_optional_text(data, "known"),
+        unknown=_optional_text(data, "unknown"),
     )
     if update == StoryUpdate(None, None, None):
         raise Invalid("status", N_("Nothing to change: give title, summary or status."))
     return update
+
+
+def _resolves(data: dict[str, Any]) -> Any:
+    """Return the id of the earlier post this one follows up, None to clear it, or unset."""
+    if "resolves" not in data:
+        return _UNSET
+    value = data["resolves"]
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value or len(value) > MAX_POST_ID:
+        raise Invalid("resolves", N_("The field 'resolves' must be the id of an earlier post."))
+    return value
 
 
 @dataclass(frozen=True)
@@ -242,21 +259,24 @@ class PostCreate:
     verification: VerificationInput
     pinned: bool
     key_event: bool
+    resolves: str | None = None
 
 
 def parse_post_create(data: Any) -> PostCreate:
     """Validate and sanitize a new post."""
     data = require_object(data)
-    _only(data, ("body", "verification", "pinned", "key_event"))
+    _only(data, ("body", "verification", "pinned", "key_event", "resolves"))
     body = _body(data, required=True)
     verification = _verification(data) or VerificationInput(Verification.UNVERIFIED, "")
     pinned = _bool(data, "pinned")
     key_event = _bool(data, "key_event")
+    resolves = _resolves(data)
     return PostCreate(
         body=body,
         verification=verification,
         pinned=False if pinned is _UNSET else pinned,
         key_event=False if key_event is _UNSET else key_event,
+        resolves=None if resolves is _UNSET else resolves,
     )
 
 
@@ -270,12 +290,20 @@ class PostUpdate:
     pinned: bool | None
     key_event: bool | None
     correction: str | None
+    resolves: Any = _UNSET  # a post id, None to clear, or _UNSET (unchanged)
+
+    @property
+    def resolves_given(self) -> bool:
+        """Tell whether the request names (or clears) the post this one follows up."""
+        return self.resolves is not _UNSET
 
 
 def parse_post_update(data: Any) -> PostUpdate:
     """Validate and sanitize a change to a post."""
     data = require_object(data)
-    _only(data, ("version", "body", "verification", "pinned", "key_event", "correction"))
+    _only(
+        data, ("version", "body", "verification", "pinned", "key_event", "correction", "resolves")
+    )
     version = data.get("version")
     if isinstance(version, bool) or not isinstance(version, int) or not 1 <= version <= MAX_INT:
         raise Invalid("version", N_("The field 'version' must be the post's current version."))
@@ -292,6 +320,7 @@ def parse_post_update(data: Any) -> PostUpdate:
         pinned=None if pinned is _UNSET else pinned,
         key_event=None if key_event is _UNSET else key_event,
         correction=None if correction is _UNSET else correction,
+        resolves=_resolves(data),
     )
     if update == PostUpdate(version, None, None, None, None, None):
         raise Invalid(
@@ -299,3 +328,18 @@ def parse_post_update(data: Any) -> PostUpdate:
             N_("Nothing to change: give body, verification, pinned, key_event or correction."),
         )
     return update
+
+
+def _optional_text(data: dict[str, Any], field: str) -> str | None:
+    value = _text(data, field, MAX_SUMMARY)
+    return None if value is _UNSET else str(value)
+
+
+def parse_takedown(data: Any, *, reason_required: bool) -> str:
+    """Validate why a post is taken down (`{reason}`); no body at all means no reason."""
+    if data is None and not reason_required:
+        return ""
+    data = require_object(data)
+    _only(data, ("reason",))
+    reason = _text(data, "reason", MAX_NOTE, required=reason_required)
+    return "" if reason is _UNSET else str(reason)

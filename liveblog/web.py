@@ -10,6 +10,7 @@ from flask_babel import gettext
 from werkzeug.exceptions import HTTPException
 
 from .errors import LiveblogError
+from .outage import RETRY_AFTER, outage_of
 from .validation import MAX_INT, whole_number
 
 log = logging.getLogger(__name__)
@@ -25,6 +26,7 @@ HTTP_CODES = {
     415: "unsupported_media_type",
     422: "invalid_field",
     429: "too_many_requests",
+    503: "unavailable",
 }
 
 
@@ -34,6 +36,34 @@ def json_error(status: int, code: str, message: str, **details: Any) -> Response
     response.status_code = status
     if status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="liveblog"'
+    return response
+
+
+def unavailable(service: str) -> Response:
+    """Return the JSON 503 for a request that needs a service that is away right now."""
+    response = json_error(
+        503,
+        "unavailable",
+        gettext("The service is briefly unavailable. Please try again in a moment."),
+        service=service,
+    )
+    response.headers["Retry-After"] = str(RETRY_AFTER)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def outage_response(error: BaseException) -> Response | None:
+    """Answer an unreachable database or broker with 503 (JSON or page); None for other errors."""
+    service = outage_of(error)
+    if service is None:
+        return None
+    log.warning("%s unavailable on %s %s: %s", service, request.method, request.path, error)
+    if _wants_json():
+        return unavailable(service)
+    message = gettext("The service is briefly unavailable. Please try again in a moment.")
+    response = Response(render_template("error.html", message=message), 503)
+    response.headers["Retry-After"] = str(RETRY_AFTER)
+    response.headers["Cache-Control"] = "no-store"
     return response
 
 
@@ -86,6 +116,9 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception) -> Response | tuple[str, int]:
+        outage = outage_response(error)
+        if outage is not None:
+            return outage
         log.exception("unhandled error on %s %s", request.method, request.path)
         message = gettext("Something went wrong on our side. Please try again.")
         if _wants_json():
@@ -102,6 +135,7 @@ def _http_message(status: int) -> str:
         405: gettext("This method is not allowed here."),
         413: gettext("The request is too large."),
         429: gettext("Too many requests. Please wait a moment."),
+        503: gettext("The service is briefly unavailable. Please try again in a moment."),
     }
     fallback: str = gettext("The request could not be handled.")
     return messages.get(status, fallback)

@@ -160,6 +160,24 @@
       body.value = mine.body !== undefined ? mine.body : post.body;
       const status = h("select", { class: "edit-status" }, statusOptions(ver.status));
       const note = h("input", { class: "edit-note", maxlength: "1000", value: ver.note || "" });
+      // The server enforces both rules; the form says why before anyone tries.
+      const locked = !IS_EDITOR && post.verified_by_editor;
+      if (locked) { status.disabled = true; note.disabled = true; }
+      const binds = EDITOR_ONLY.has(post.verification.status);
+      const verdictNote = h("p", { class: "hint verdict-note", role: "status",
+        text: locked ? M.verdict_locked : binds ? M.verdict_binds : "", hidden: !locked && !binds });
+      const verdictReset = () => {
+        const unchanged = status.value === post.verification.status && note.value === post.verification.note;
+        const resets = binds && body.value !== post.body && (!IS_EDITOR || unchanged);
+        verdictNote.textContent = resets ? M.verdict_will_reset : locked ? M.verdict_locked : M.verdict_binds;
+        verdictNote.classList.toggle("flash-warn", resets);
+      };
+      // An editor who checked the new text says so, and the same save judges it again.
+      const reaffirm = binds && IS_EDITOR ? h("input", { type: "checkbox", class: "edit-reaffirm" }) : null;
+      if (binds) for (const input of [body, status, note]) input.addEventListener("input", verdictReset);
+      if (reaffirm) reaffirm.addEventListener("change", () => {
+        verdictNote.hidden = reaffirm.checked;
+      });
       const pinned = IS_EDITOR ? h("input", { type: "checkbox", class: "edit-pinned",
         checked: mine.pinned !== undefined ? mine.pinned : post.pinned }) : null;
       const key = h("input", { type: "checkbox", class: "edit-key",
@@ -170,6 +188,8 @@
         h("p", { class: "meanwhile flash flash-warn", hidden: true, role: "status" }),
         field(M.body, body),
         h("div", { class: "row" }, [field(M.verification, status), field(M.note, note)]),
+        verdictNote,
+        reaffirm ? h("label", { class: "reaffirm" }, [reaffirm, " " + M.verdict_reaffirm]) : null,
         h("div", { class: "row toggles" }, [
           pinned ? h("label", {}, [pinned, " " + M.pinned]) : null,
           h("label", {}, [key, " " + M.key_event]),
@@ -186,7 +206,10 @@
         event.preventDefault();
         const changes = {};
         if (body.value !== base.body) changes.body = body.value;
-        if (status.value !== base.verification.status || note.value !== base.verification.note) {
+        if (!locked && (status.value !== base.verification.status || note.value !== base.verification.note)) {
+          changes.verification = { status: status.value, note: note.value };
+        }
+        if (reaffirm && reaffirm.checked && changes.body !== undefined && !changes.verification) {
           changes.verification = { status: status.value, note: note.value };
         }
         if (pinned && pinned.checked !== base.pinned) changes.pinned = pinned.checked;
@@ -282,6 +305,7 @@
             h("span", { text: fmt(M.edited_by, { name: r.editor.name }) }),
             h("span", { class: "muted", text: r.changes.join(", ") }),
           ]),
+          r.reason ? h("p", { class: "revision-reason", text: M.delete_reason + " " + r.reason }) : null,
           badge(r.verification.status, r.verification.note),
           bodyNode(r.body, "post-body revision-body"),
         ]));
@@ -298,17 +322,30 @@
     function openDelete(id) {
       const v = views.get(id);
       if (!v) return;
-      v.panel.replaceChildren(h("div", { class: "confirm-delete row", role: "alert" }, [
+      // Why, for the private history; admins may also erase the text from it (legal takedowns).
+      const reason = h("input", { class: "delete-reason", maxlength: "1000" });
+      const purge = cfg.role === "admin" ? h("input", { type: "checkbox", class: "delete-purge" }) : null;
+      v.panel.replaceChildren(h("div", { class: "confirm-delete stack", role: "alert" }, [
         h("span", { text: M.confirm_delete }),
-        h("button", { type: "button", class: "danger act-confirm-delete", text: M.yes_delete,
-          on: { click: async () => {
-            try { await call("DELETE", postUrl(id)); remove(id); notify(M.deleted, "ok"); }
-            catch (err) { panelMessage(v, err.message, "error"); }
-          } } }),
-        h("button", { type: "button", text: M.cancel, on: { click: () => closePanel(id) } }),
-        h("span", { class: "panel-status", role: "status" }),
+        h("label", { class: "stack" }, [h("span", { text: M.delete_reason }), reason]),
+        purge ? h("label", {}, [purge, " " + M.purge]) : null,
+        h("div", { class: "row" }, [
+          h("button", { type: "button", class: "danger act-confirm-delete", text: M.yes_delete,
+            on: { click: async () => {
+              const why = { reason: reason.value };
+              try {
+                if (purge && purge.checked) await call("POST", postUrl(id) + "/purge", why);
+                else await call("DELETE", postUrl(id), why);
+                remove(id);
+                notify(M.deleted, "ok");
+              } catch (err) { panelMessage(v, err.message, "error"); }
+            } } }),
+          h("button", { type: "button", text: M.cancel, on: { click: () => closePanel(id) } }),
+          h("span", { class: "panel-status", role: "status" }),
+        ]),
       ]));
       v.mode = "delete";
+      reason.focus();
     }
 
     return { upsert, remove, placeholder, ids: () => [...posts.keys()] };

@@ -199,7 +199,8 @@
   function applyEvent(event) {
     if (typeof event.seq !== "number" || event.seq <= lastSeq) return;
     lastSeq = event.seq;
-    if ((event.type === "post.created" || event.type === "post.updated") && event.post) {
+    const redacted = event.post && event.post.redacted; // taken down since
+    if ((event.type === "post.created" || event.type === "post.updated") && event.post && !redacted) {
       upsert({ ...event.post, editable: undefined });
     } else if (event.type === "post.deleted" && event.post) {
       remove(event.post.id);

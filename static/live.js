@@ -172,6 +172,20 @@
   }
 
   const STATUSES = Object.keys(T.verification);
+  // Badges with their timelines, follow-ups and the "what we know" box (trust.js).
+  const trust = window.LiveblogTrust ? window.LiveblogTrust({ cfg, make, stamp, content, fill }) : null;
+
+  function plainBadge(post, status) {
+    const badge = make("p", `badge badge-${status}`);
+    const label = make("span", "badge-label");
+    const icon = make("span", "badge-icon", T.icons[status]);
+    icon.setAttribute("aria-hidden", "true");
+    label.append(icon, " ", make("span", "badge-text", T.verification[status]));
+    badge.append(label);
+    const note = post.verification && post.verification.note;
+    if (note) badge.append(" ", content(make("span", "badge-note", note)));
+    return badge;
+  }
 
   function renderPost(post, keep) {
     const status = STATUSES.includes(post.verification && post.verification.status)
@@ -209,15 +223,7 @@
     }
     article.append(meta);
 
-    const badge = make("p", `badge badge-${status}`);
-    const label = make("span", "badge-label");
-    const icon = make("span", "badge-icon", T.icons[status]);
-    icon.setAttribute("aria-hidden", "true");
-    label.append(icon, " ", make("span", "badge-text", T.verification[status]));
-    badge.append(label);
-    const note = post.verification && post.verification.note;
-    if (note) badge.append(" ", content(make("span", "badge-note", note)));
-    article.append(badge);
+    article.append(trust ? trust.badge(post, status) : plainBadge(post, status));
     if (keep.notice) {
       const notice = make("p", "status-change", T.now[keep.notice] || "");
       notice.dataset.status = keep.notice;
@@ -237,6 +243,7 @@
         content(make("span", "correction-note", correction.note)));
       article.append(p);
     }
+    if (trust) trust.decorate(article, post);
     return article;
   }
 
@@ -366,7 +373,7 @@
 
   function postCreated(event) {
     const post = event.post;
-    if (!post || !post.id) return;
+    if (!post || !post.id || post.redacted) return; // taken down since: no text to show
     if (byId(`post-${post.id}`)) {
       postUpdated(event);
       return;
@@ -388,7 +395,7 @@
 
   function postUpdated(event) {
     const post = event.post;
-    if (!post || !post.id) return;
+    if (!post || !post.id || post.redacted) return;
     const old = byId(`post-${post.id}`);
     if (!old) {
       postCreated({ ...event, type: "post.created" });
@@ -478,6 +485,7 @@
     if (!handler) return; // a type this page does not know: skip it, keep the order
     try {
       handler(event);
+      if (trust) trust.applied(event);
     } catch (err) {
       console.error("liveblog: could not apply event", event.seq, err);
     }

@@ -85,9 +85,9 @@ class Server:
             return error.code, json.loads(error.read() or b"null")
 
     def kill(self) -> None:
-        """End the server at once (SIGKILL to the master and its workers)."""
+        """End the server at once (SIGKILL to every process of it)."""
         if self.proc and self.proc.poll() is None:
-            for pid in _children(self.proc.pid):
+            for pid in _descendants(self.proc.pid):
                 _signal(pid, signal.SIGKILL)
             self.proc.kill()
             self.proc.wait(10)
@@ -108,6 +108,13 @@ def _children(pid: int) -> list[int]:
     except OSError:
         return []
     return [int(p) for p in out.split()]
+
+
+def _descendants(pid: int) -> list[int]:
+    found: list[int] = []
+    for child in _children(pid):
+        found.extend([child, *_descendants(child)])
+    return found
 
 
 def _signal(pid: int, sig: int) -> None:
@@ -141,6 +148,7 @@ class Reader:
         self.others: list[dict[str, Any]] = []
         self.closes: list[int] = []
         self.connects = 0
+        self.pings = 0
         self._stop = threading.Event()
         self._ws: websocket.WebSocket | None = None
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -192,6 +200,7 @@ class Reader:
                 self.closes.append(int.from_bytes(data[:2], "big") if len(data) >= 2 else 1005)
                 return
             if opcode == websocket.ABNF.OPCODE_PING:
+                self.pings += 1
                 ws.pong(data)
                 continue
             if opcode != websocket.ABNF.OPCODE_TEXT:

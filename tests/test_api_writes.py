@@ -24,6 +24,10 @@ POST_KEYS = {
     "id", "story", "body", "author", "verification", "pinned", "key_event",
     "published_at", "updated_at", "version", "corrections",
 }  # fmt: skip
+#: What issue 10 adds to the contract's post: the checks' timeline, who set the status.
+TRUST_KEYS = {"verified_by_editor", "verification_history", "resolves", "followups"}
+#: ... and to the story: the editors' "what we know / what we don't know yet" wording.
+STORY_TRUST_KEYS = {"known", "unknown"}
 STORY = {"title": "Gempa", "language": "id", "timezone": "Asia/Jakarta"}
 RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)$")
 
@@ -79,7 +83,7 @@ def test_create_story_returns_every_field(newsroom: Newsroom) -> None:
     assert r.status_code == 201, r.get_json()
     assert r.mimetype == "application/json"
     story = r.get_json()
-    assert set(story) == STORY_KEYS
+    assert set(story) == STORY_KEYS | STORY_TRUST_KEYS
     slug = "banjir-rendam-jakarta-utara"
     expected = {**body, "slug": slug, "status": "live", "ended_at": None, "last_seq": 0}
     assert {k: story[k] for k in expected} == expected
@@ -127,7 +131,7 @@ def test_patch_story_title_and_summary(newsroom: Newsroom) -> None:
     r = newsroom.call("PATCH", f"{API}/{slug}", json={"title": "Judul baru", "summary": "Baru"})
     assert r.status_code == 200, r.get_json()
     story = r.get_json()
-    assert set(story) == STORY_KEYS
+    assert set(story) == STORY_KEYS | STORY_TRUST_KEYS
     assert (story["slug"], story["title"], story["summary"]) == (slug, "Judul baru", "Baru")
     assert (story["status"], story["last_seq"]) == ("live", 1)
     assert get_story(newsroom, slug) == story
@@ -178,10 +182,11 @@ def test_create_post_returns_every_field(newsroom: Newsroom) -> None:
     )
     assert r.status_code == 201, r.get_json()
     post = r.get_json()
-    assert set(post) == POST_KEYS
+    assert set(post) == POST_KEYS | TRUST_KEYS
     assert isinstance(post["id"], str)
     assert post["id"]
-    assert {k: v for k, v in post.items() if k not in ("id", "published_at", "updated_at")} == {
+    skip = {"id", "published_at", "updated_at", *TRUST_KEYS}
+    assert {k: v for k, v in post.items() if k not in skip} == {
         "story": slug,
         "body": "<p>Air <strong>naik</strong></p>",
         "author": {"name": "Bagus"},
@@ -232,7 +237,7 @@ def test_patch_post_one_version_one_event(
     r = patch(newsroom, slug, old["id"], version=1, **fields)
     assert r.status_code == 200, r.get_json()
     new = r.get_json()
-    assert set(new) == POST_KEYS
+    assert set(new) == POST_KEYS | TRUST_KEYS
     assert new["version"] == 2
     assert instant(new["updated_at"]) >= instant(old["updated_at"])
     untouched = POST_KEYS - {"version", "updated_at", "corrections", *expect}

@@ -165,8 +165,8 @@ def test_page_renders_in_both_languages(browser: Any, site: Site) -> None:
         key_event=True,
     )
     expected = {
-        "id": ("Terkonfirmasi", "Belum terverifikasi", "Berlangsung"),
-        "en": ("Confirmed", "Unverified", "Live"),
+        "id": ("Klaim terkonfirmasi", "Klaim belum terverifikasi", "Berlangsung"),
+        "en": ("Claim confirmed", "Unverified claim", "Live"),
     }
     for lang, (confirmed, unverified, live) in expected.items():
         tab = Reader(browser, lang=lang).open(site, slug)
@@ -300,7 +300,7 @@ def test_post_edit_status_change_and_delete_apply_in_place(
     )
     page.wait_for_selector(f"{node}[data-verification='disputed']")
     assert text_of(reader, f"{node} .status-change") == "Sekarang diperdebatkan"
-    assert text_of(reader, f"{node} .badge-text") == "Diperdebatkan"
+    assert text_of(reader, f"{node} .badge-text") == "Klaim diperdebatkan"
     assert text_of(reader, f"{node} .badge-note") == "Warga membantah."
     assert page.locator(f"{node} .mark-edited").count() == 1  # kept across the change
 

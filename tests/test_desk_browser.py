@@ -236,7 +236,7 @@ def test_two_editors_see_the_conflict(browser: Any, desk_server: tuple[Server, s
     assert "version 2" in conflict.text_content()
     rina.wait_for_selector(".conflict-yours .conflict-body >> text=5 orang")
     assert "4 orang" in rina.text_content(".conflict-theirs")
-    assert "Confirmed" in rina.text_content(".conflict-theirs")
+    assert "Claim confirmed" in rina.text_content(".conflict-theirs")
     shot(rina, "desk-conflict.png")
     stored = api(server, token, "GET", f"/api/v1/stories/{slug}/events")["events"][-1]["post"]
     assert (stored["version"], "4 orang" in stored["body"]) == (2, True)

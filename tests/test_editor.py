@@ -127,7 +127,7 @@ def test_session_is_rotated_at_sign_in(app: Flask, newsroom: Newsroom) -> None:
     with desk.client.session_transaction() as session:
         assert "planted" not in session
         assert session.get("csrf_token") != old_csrf
-        assert session["uid"]
+        assert session["sid"]
     assert desk.token != before
     # A token from before the sign-in no longer works for the signed-in session.
     slug = story_slug(newsroom)
@@ -413,7 +413,10 @@ def test_the_compose_form_works_without_javascript(app: Flask, newsroom: Newsroo
     assert done.status_code == 303
     assert 'role="status">Published.</p>' in bagus.get(f"/editor/stories/{slug}").text
     posts = newsroom.call("GET", f"/stories/{slug}/feed.json").get_json()["items"]
-    assert [p["content_html"] for p in posts] == ["<p>Tanpa JS</p>"]
+    assert [p["content_html"] for p in posts] == [
+        '<p class="liveblog-status liveblog-status-disputed"><strong>! Klaim diperdebatkan'
+        "</strong> — n</p><p>Tanpa JS</p>"
+    ]
     assert posts[0]["_liveblog"]["verification"] == {"status": "disputed", "note": "n"}
     before = newsroom.snapshot()
     refused = bagus.form(path, {"body": "<p>x</p>", "pinned": "on"})

@@ -106,7 +106,11 @@ def test_items_mirror_posts_newest_first(newsroom: Newsroom, client: FlaskClient
     assert doc["_liveblog"] == {"status": "live", "last_seq": 3}
     assert [item["id"] for item in doc["items"]] == [p["id"] for p in reversed(posted)]
     for item, post, seq in zip(doc["items"], reversed(posted), (3, 2, 1), strict=True):
-        assert item["content_html"] == post["body"]
+        # Every status but unverified is a visible line above the text (issue 10).
+        assert item["content_html"].endswith(post["body"])
+        assert (item["content_html"] == post["body"]) == (
+            post["verification"]["status"] == "unverified"
+        )
         assert item["date_published"] == post["published_at"]
         assert item["date_modified"] == post["updated_at"]
         assert item["authors"] == [post["author"]]
@@ -117,6 +121,10 @@ def test_items_mirror_posts_newest_first(newsroom: Newsroom, client: FlaskClient
             "pinned": post["pinned"],
             "key_event": post["key_event"],
             "corrections": [],
+            "verified_by_editor": post["verified_by_editor"],
+            "verification_history": post["verification_history"],
+            "resolves": None,
+            "followups": [],
         }
     html = " ".join(item["content_html"] for item in doc["items"])
     for unsafe in ("<script", "onclick", "javascript:", "<iframe", "alert(1)"):
@@ -152,7 +160,11 @@ def test_edits_corrections_and_deletions(newsroom: Newsroom, client: FlaskClient
     assert second["id"] not in ids
     item = doc["items"][1]
     assert item["id"] == first["id"]
-    assert item["content_html"] == edited["body"] == "<p>Awal, diperbarui <b>tebal</b></p>"
+    assert edited["body"] == "<p>Awal, diperbarui <b>tebal</b></p>"
+    assert item["content_html"] == (
+        '<p class="liveblog-status liveblog-status-confirmed"><strong>✓ Klaim terkonfirmasi'
+        "</strong> — Dicek ke polisi</p>" + edited["body"]
+    )
     assert item["_liveblog"]["seq"] == edit_seq == 5
     assert item["_liveblog"]["verification"] == {
         "status": "confirmed",

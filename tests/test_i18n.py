@@ -82,7 +82,7 @@ def test_extraction_finds_the_known_markers() -> None:
     # Guard the completeness test itself: each kind of marker must really be extracted.
     found = extracted_messages()
     for msgid in (
-        "Unverified",  # lazy_gettext in liveblog/i18n.py
+        "Unverified claim",  # lazy_gettext in liveblog/i18n.py
         "The request body is not valid JSON.",  # N_ in domain code
         "Developing story: check back for updates.",  # gettext in a view
         "Pinned",  # _() in a Jinja template
@@ -181,13 +181,13 @@ def test_mo_compiled_and_loaded(app: Flask) -> None:
         ]
         assert not stale, f"{mo} is older than its .po; recompile. Differing: {stale}"
 
-    id_text = load_po("id")["Unverified"].string
+    id_text = load_po("id")["Unverified claim"].string
     assert id_text
-    assert id_text != "Unverified"
-    for lang, expected in (("id", id_text), ("en", "Unverified")):
+    assert id_text != "Unverified claim"
+    for lang, expected in (("id", id_text), ("en", "Unverified claim")):
         with app.test_request_context(f"/?lang={lang}"):
             assert str(flask_babel.get_locale()) == lang
-            assert flask_babel.gettext("Unverified") == expected
+            assert flask_babel.gettext("Unverified claim") == expected
             # The text comes from the compiled catalog, not from the msgid fallback.
             files = [Path(f) for f in flask_babel.get_translations().files]
             assert TRANSLATIONS / lang / "LC_MESSAGES" / "messages.mo" in files
@@ -204,7 +204,7 @@ def test_reader_page_language(app: Flask, newsroom: Newsroom) -> None:
     slug = story["slug"]
     newsroom.post(slug)  # unverified by default
     url = f"/stories/{slug}"
-    unverified_id = load_po("id")["Unverified"].string
+    unverified_id = load_po("id")["Unverified claim"].string
 
     # No ?lang=, cookie or Accept-Language: the story's own language.
     r = app.test_client().get(url)
@@ -217,7 +217,7 @@ def test_reader_page_language(app: Flask, newsroom: Newsroom) -> None:
     r = reader.get(url, query_string={"lang": "en"})
     assert r.status_code == 200
     assert html_lang(r.text) == "en"
-    assert ">Unverified<" in r.text
+    assert ">Unverified claim<" in r.text
     assert unverified_id not in r.text
     cookie = reader.get_cookie("lang", domain=app.config["SERVER_NAME"])
     assert cookie is not None
@@ -226,7 +226,7 @@ def test_reader_page_language(app: Flask, newsroom: Newsroom) -> None:
     # The cookie alone makes a plain request English, even against the story's language.
     r = reader.get(url)
     assert html_lang(r.text) == "en"
-    assert ">Unverified<" in r.text
+    assert ">Unverified claim<" in r.text
 
     # The cookie beats Accept-Language.
     r = reader.get(url, headers={"Accept-Language": "id-ID,id;q=0.9"})
@@ -235,7 +235,7 @@ def test_reader_page_language(app: Flask, newsroom: Newsroom) -> None:
     # Accept-Language without a cookie beats the story's language.
     r = app.test_client().get(url, headers={"Accept-Language": "en-US,en;q=0.9"})
     assert html_lang(r.text) == "en"
-    assert ">Unverified<" in r.text
+    assert ">Unverified claim<" in r.text
 
     # ?lang= beats Accept-Language (and the cookie it replaces).
     r = reader.get(url, query_string={"lang": "id"}, headers={"Accept-Language": "en-US,en;q=0.9"})

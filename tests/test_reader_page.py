@@ -21,8 +21,8 @@ from liveblog.views.page import zone_abbreviations
 HOST = "liveblog.test"
 POST_TIME = re.compile(r'<a class="post-time"[^>]*><time datetime="[^"]+">([^<]+)</time>')
 STATUSES = ("unverified", "confirmed", "disputed", "false")
-EN_LABELS = {"unverified": "Unverified", "confirmed": "Confirmed", "disputed": "Disputed",
-             "false": "False"}  # fmt: skip
+EN_LABELS = {"unverified": "Unverified claim", "confirmed": "Claim confirmed",
+             "disputed": "Claim disputed", "false": "Claim false"}  # fmt: skip
 
 
 class Element:
@@ -223,7 +223,8 @@ def test_verification_labels_in_both_languages(client: FlaskClient, story: dict[
             label = EN_LABELS[status] if lang == "en" else id_text(EN_LABELS[status])
             # Text and colour: the label is written out, with a glyph, in a status class.
             assert re.search(
-                rf'<p class="badge badge-{status}">\s*<span class="badge-label"><span '
+                rf'<div class="badge badge-{status}">\s*<details class="verification">\s*'
+                rf'<summary><span class="badge-label"><span '
                 rf'class="badge-icon" aria-hidden="true">[^<]+</span> '
                 rf'<span class="badge-text">{re.escape(label)}</span>',
                 html,
@@ -232,7 +233,7 @@ def test_verification_labels_in_both_languages(client: FlaskClient, story: dict[
         config = page.json(id="liveblog-config")
         assert set(config["text"]["verification"]) == set(STATUSES)
         assert config["text"]["verification"]["disputed"] == (
-            "Disputed" if lang == "en" else id_text("Disputed")
+            "Claim disputed" if lang == "en" else id_text("Claim disputed")
         )
         assert config["text"]["now"]["disputed"] == (
             "Now disputed" if lang == "en" else "Sekarang diperdebatkan"

@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request, url_for
 
-from ..accounts import actor_of, user_for_token
+from ..accounts import actor_of, note_token_use, token_owner
 from ..errors import N_, BadRequest, Unauthorized
 from ..models import Story
 from ..payloads import story_payload
@@ -29,10 +29,12 @@ def authenticate() -> Actor:
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized(N_("Give an API token: Authorization: Bearer <token>."))
     with runtime().db.read() as session:
-        user = user_for_token(session, token.strip())
-        if user is None:
+        found = token_owner(session, token.strip())
+        if found is None:
             raise Unauthorized(N_("The API token is not valid."), code="invalid_token")
-        return actor_of(user)
+        actor, last_used_at = actor_of(found[0]), found[1].last_used_at
+    note_token_use(runtime().db, token.strip(), last_used_at)
+    return actor
 
 
 def json_body() -> Any:
@@ -101,11 +103,24 @@ def update_post(slug: str, post_id: str) -> Response:
     return jsonify(runtime().service.update_post(actor, slug, post_id, json_body()))
 
 
+def optional_json_body() -> Any:
+    """Parse the request body as JSON, or return None when there is none."""
+    return json_body() if request.get_data().strip() else None
+
+
 @bp.delete("/stories/<slug>/posts/<post_id>")
 def delete_post(slug: str, post_id: str) -> tuple[str, int]:
-    """Take a post down (editors)."""
+    """Take a post down everywhere, replays included (editors); optional `{reason}`."""
     actor = authenticate()
-    runtime().service.delete_post(actor, slug, post_id)
+    runtime().service.delete_post(actor, slug, post_id, optional_json_body())
+    return "", 204
+
+
+@bp.post("/stories/<slug>/posts/<post_id>/purge")
+def purge_post(slug: str, post_id: str) -> tuple[str, int]:
+    """Erase a post's text from its history too, taking it down if it is up (admins)."""
+    actor = authenticate()
+    runtime().service.purge_post(actor, slug, post_id, json_body())
     return "", 204
 
 

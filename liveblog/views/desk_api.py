@@ -23,8 +23,8 @@ from ..payloads import post_payload, rfc3339
 from ..queries import posts_page, require_story
 from ..runtime import runtime
 from ..uploads import MAX_UPLOAD_BYTES, store, upload_dir
-from ..web import HTTP_CODES, describe, json_error
-from .api import json_body, story_json
+from ..web import HTTP_CODES, describe, json_error, outage_response
+from .api import json_body, optional_json_body, story_json
 from .editor import user
 from .editor_auth import current_user, refuse_foreign_origin
 
@@ -71,6 +71,9 @@ def _http_error(error: HTTPException) -> Response:
 
 @bp.errorhandler(Exception)
 def _unexpected(error: Exception) -> Response:
+    outage = outage_response(error)
+    if outage is not None:
+        return outage
     log.exception("unhandled error on %s %s", request.method, request.path)
     return json_error(500, "internal", gettext("Something went wrong on our side."))
 
@@ -125,8 +128,15 @@ def update_post(slug: str, post_id: str) -> Response:
 
 @bp.delete("/api/stories/<slug>/posts/<post_id>")
 def delete_post(slug: str, post_id: str) -> tuple[str, int]:
-    """Take a post down (editors)."""
-    runtime().service.delete_post(user().actor, slug, post_id)
+    """Take a post down everywhere (editors); optional `{reason}` for the history."""
+    runtime().service.delete_post(user().actor, slug, post_id, optional_json_body())
+    return "", 204
+
+
+@bp.post("/api/stories/<slug>/posts/<post_id>/purge")
+def purge_post(slug: str, post_id: str) -> tuple[str, int]:
+    """Take a post down and erase its text from the history too (admins): `{reason}`."""
+    runtime().service.purge_post(user().actor, slug, post_id, json_body())
     return "", 204
 
 
@@ -135,8 +145,8 @@ def revisions(slug: str, post_id: str) -> Response:
     """Return every version of a post: what changed, who changed it and when."""
     with runtime().db.read() as session:
         story = require_story(session, slug)
-        post = session.get(Post, post_id)
-        if post is None or post.story_id != story.id or post.deleted_at is not None:
+        post = session.get(Post, post_id)  # deleted posts too: the history keeps who and why
+        if post is None or post.story_id != story.id:
             raise NotFound(N_("No post with the id '%(id)s' in this story."), id=post_id)
         rows = session.scalars(
             select(PostRevision)
@@ -157,6 +167,7 @@ def revisions(slug: str, post_id: str) -> Response:
                         "pinned": r.pinned,
                         "key_event": r.key_event,
                         "changes": [c for c in r.changes.split(",") if c],
+                        "reason": r.reason,
                         "editor": {"name": r.editor.display_name},
                         "created_at": rfc3339(r.created_at),
                     }

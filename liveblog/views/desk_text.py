@@ -29,6 +29,10 @@ def desk_messages() -> dict[str, str]:
         "delete": gettext("Delete"),
         "confirm_delete": gettext("Delete this update for every reader?"),
         "yes_delete": gettext("Yes, delete"),
+        "delete_reason": gettext("Why (kept in the private history):"),
+        "purge": gettext(
+            "Also erase the text from the private history (legal takedown; cannot be undone)"
+        ),
         "cancel": gettext("Cancel"),
         "save": gettext("Save"),
         "body": gettext("Text"),
@@ -68,4 +72,14 @@ def desk_messages() -> dict[str, str]:
         "story_ended": gettext("Coverage of this story has ended."),
         "nothing_changed": gettext("Nothing to save: nothing was changed."),
         "empty_preview": gettext("The preview shows what readers will see."),
+        "verdict_locked": gettext("An editor set this status: only an editor can change it."),
+        "verdict_binds": gettext(
+            "This status judged the text as it stands. Saving a changed text returns the "
+            "update to “Unverified claim” unless an editor sets the status again in the "
+            "same save."
+        ),
+        "verdict_reaffirm": gettext("I checked the new text: keep this status"),
+        "verdict_will_reset": gettext(
+            "The text has changed: on saving, this update becomes “Unverified claim”."
+        ),
     }

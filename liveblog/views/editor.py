@@ -200,8 +200,9 @@ def _run(slug: str, change: Any, done: str) -> BaseResponse:
 
 @bp.post("/stories/<slug>/settings")
 def story_settings(slug: str) -> BaseResponse:
-    """Change a story's title and summary (editors)."""
-    data = {k: request.form[k] for k in ("title", "summary") if k in request.form}
+    """Change a story's title, summary and "what we know" wording (editors)."""
+    fields = ("title", "summary", "known", "unknown")
+    data = {k: request.form[k] for k in fields if k in request.form}
     return _run(
         slug,
         lambda: runtime().service.update_story(user().actor, slug, data),

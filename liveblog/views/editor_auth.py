@@ -3,10 +3,12 @@
 The limit (`liveblog.logins`) is taken before the password is checked; see that module for
 the keys and why nobody can lock a user out from elsewhere.
 
-The session is Flask's signed cookie: HttpOnly, SameSite=Lax, Secure over HTTPS (or
-always, with LIVEBLOG_SECURE_COOKIES=1). Signing in clears the session before it stores
-the user, so nothing from before (a planted value, the old CSRF token) carries over. The
-session also keeps a fingerprint of the password hash: a changed password ends it.
+The cookie is Flask's signed session: HttpOnly, SameSite=Lax, Secure over HTTPS (or
+always, with LIVEBLOG_SECURE_COOKIES=1). It names a server-side session
+(`liveblog.desk_sessions`), so signing out, disabling the user or an admin ends it at
+once. Signing in clears the cookie before it stores the new session, so nothing from
+before (a planted value, the old CSRF token) carries over. The cookie also keeps a
+fingerprint of the password hash: a changed password ends the session.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from flask_babel import get_locale, gettext
 from werkzeug.wrappers import Response as BaseResponse
 
 from ..accounts import actor_of, authenticate
+from ..desk_sessions import end_session, session_user, start_session
 from ..logins import (
     DEVICE_COOKIE,
     DEVICE_MAX_AGE,
@@ -44,7 +47,7 @@ from ..logins import (
     make_counter,
     report_failure,
 )
-from ..models import Role, User
+from ..models import Role
 from ..runtime import runtime
 from ..service import Actor
 from ..uploads import MAX_UPLOAD_BYTES
@@ -119,10 +122,10 @@ def current_user() -> DeskUser | None:
         user: DeskUser | None = g.desk_user
         return user
     user = None
-    uid = session.get("uid")
-    if isinstance(uid, int):
+    secret = session.get("sid")
+    if isinstance(secret, str):
         with runtime().db.read() as db_session:
-            row = db_session.get(User, uid)
+            row = session_user(db_session, secret)
             if row is not None and session.get("pw") == _fingerprint(row.password_hash):
                 actor = actor_of(row)
                 user = DeskUser(row.id, row.username, actor.name, actor.role)
@@ -167,6 +170,12 @@ def _login_page(status: int = 200, error: str | None = None) -> tuple[str, int]:
     return html, status
 
 
+def _end_session() -> None:
+    secret = session.get("sid")
+    if isinstance(secret, str):
+        end_session(runtime().db, secret)
+
+
 @bp.get("/login")
 def login_form() -> Any:
     """Show the sign-in form (or go to the desk if already signed in)."""
@@ -195,9 +204,11 @@ def login() -> Any:
         # One message whether the name or the password was wrong: it tells an attacker nothing.
         return _login_page(401, gettext("The user name or password is not right."))
     _login_limit().succeeded(ticket)
+    _end_session()
     session.clear()  # rotate: nothing from before the sign-in survives it
     session.permanent = True
-    session["uid"] = signed_in.id
+    lifetime = current_app.permanent_session_lifetime
+    session["sid"] = start_session(runtime().db, signed_in.id, lifetime)
     session["pw"] = _fingerprint(signed_in.password_hash)
     response = redirect(_safe_next(request.form.get("next")), code=303)
     response.set_cookie(
@@ -214,7 +225,8 @@ def login() -> Any:
 
 @bp.post("/logout")
 def logout() -> BaseResponse:
-    """End the session."""
+    """End the session, on the server too: the old cookie no longer works."""
+    _end_session()
     session.clear()
     return redirect(url_for("auth.login_form"), code=303)
 

@@ -7,6 +7,12 @@ Once caught up, it hands the hub a non-blocking writer so each new frame goes st
 the socket; the handler only finishes writes the socket could not take at once, pings,
 and hangs up. Whoever writes holds the subscription's lock, so frames never interleave.
 Reading (pongs, close) stays with simple-websocket's reader thread.
+
+Abuse bounds: each client address holds at most `LIVEBLOG_WS_PER_IP` live connections
+(one more is refused before the upgrade with 429 and Retry-After); a reader's message
+larger than `LIVEBLOG_WS_MAX_MESSAGE` ends the connection with 1009 before it is buffered;
+the request head must arrive within gunicorn's keep-alive time (5 s); a reader that does
+not answer a ping within `LIVEBLOG_PING_SECONDS` is closed with 1011.
 """
 
 from __future__ import annotations
@@ -17,11 +23,14 @@ import socket
 import time
 from typing import Any
 
-from flask import Blueprint, current_app, request
+from flask import Blueprint, Flask, current_app, g, request
 from flask_sock import ConnectionClosed, Sock
+from werkzeug.exceptions import TooManyRequests
 
+from ..admission import AddressSlots
 from ..errors import Invalid
 from ..hub import Frame, Subscription
+from ..outage import outage_of
 from ..payloads import dumps
 from ..queries import event_frames, require_story, story_by_slug
 from ..runtime import runtime
@@ -36,12 +45,27 @@ PING = bytes((0x89, 0x00))
 CLOSE_BAD_REQUEST = 4400  # malformed `after`
 CLOSE_RESET = 4205  # the client must reload: we will not replay that far back
 CLOSE_RESUME = 4503  # too slow: reconnect with after=<last seq>
+CLOSE_TRY_AGAIN = 1013  # the log cannot be read right now: reconnect after a backoff
 CLOSE_GOING_AWAY = 1001  # the server is stopping: reconnect (elsewhere) with after=<last seq>
+RETRY_AFTER = 30  # seconds a refused address is asked to wait
+
+
+def address_slots(app: Flask) -> AddressSlots:
+    """Return this process's count of live connections per client address."""
+    slots: AddressSlots | None = app.extensions.get("liveblog.slots")
+    if slots is None:
+        slots = AddressSlots(app.config["LIVEBLOG_WS_PER_IP"])
+        app.extensions["liveblog.slots"] = slots
+    return slots
 
 
 @bp.before_request
-def _refuse_unknown_story() -> None:
-    """Answer 404 before the upgrade when the story does not exist; disable compression."""
+def _admit() -> None:
+    """Refuse past the per-address cap (429) or an unknown story (404), before the upgrade."""
+    address = request.remote_addr or ""
+    if not address_slots(current_app).take(address):
+        raise TooManyRequests(retry_after=RETRY_AFTER)
+    g.live_slot = address
     slug = (request.view_args or {}).get("slug", "")
     rt = runtime()
     if rt.hub.last_seq(slug) is None:  # readers here already: the story exists
@@ -49,6 +73,14 @@ def _refuse_unknown_story() -> None:
             require_story(session, slug)
     # One frame is encoded once for every reader, so per-connection deflate is off.
     request.environ.pop("HTTP_SEC_WEBSOCKET_EXTENSIONS", None)
+
+
+@bp.teardown_request
+def _release(_error: BaseException | None) -> None:
+    """Give the address's slot back when the connection (or its refusal) ends."""
+    address = g.pop("live_slot", None)
+    if address is not None:
+        address_slots(current_app).give_back(address)
 
 
 def _parse_after(raw: str | None) -> int | None:
@@ -72,7 +104,13 @@ def live(ws: Any, slug: str) -> None:
     rt.broker.start()
     sub = rt.hub.subscribe(slug, wakeup=ws.event)
     try:
-        last_seq, too_far, replay = _replay(rt, slug, after)
+        try:
+            last_seq, too_far, replay = _replay(rt, slug, after)
+        except Exception as exc:
+            if outage_of(exc) is None:
+                raise
+            ws.close(CLOSE_TRY_AGAIN, "database unavailable: try again later")
+            return
         if too_far:
             ws.send(dumps({"type": "reset", "last_seq": last_seq}))
             ws.close(CLOSE_RESET, "reload the story")
@@ -89,6 +127,7 @@ def live(ws: Any, slug: str) -> None:
                 _send_new(out, sent, [(f.seq, f.wire) for f in sub.take()])
             _stream(ws, out, sub, ping_seconds)
         except TimeoutError:
+            rt.hub.observer.dropped("slow")
             _hang_up(ws)
         finally:
             sub.direct = None
@@ -193,6 +232,7 @@ def _stream(ws: Any, out: Any, sub: Subscription, ping_seconds: float) -> None:
                 return
             if time.monotonic() >= next_ping:
                 if not ws.pong_received:
+                    sub.hub.observer.dropped("ping_timeout")
                     _close(ws, out, 1011, "ping timeout")
                     return
                 ws.pong_received = False

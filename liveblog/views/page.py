@@ -20,18 +20,11 @@ from babel.dates import format_date, format_skeleton, format_time, get_time_form
 from flask import url_for
 from flask_babel import format_timedelta, get_locale, get_translations, gettext, ngettext
 
-from ..i18n import LOCALES, VERIFICATION_LABELS
+from ..i18n import LOCALES, VERIFICATION_ICONS, VERIFICATION_LABELS
 from ..models import Post, Story, StoryStatus, Verification, utcnow
 from ..payloads import rfc3339
 from .page_meta import SITE_NAME, json_ld, share_links
-
-#: Text glyphs shown before each verification label, so the status never relies on colour.
-VERIFICATION_ICONS: dict[Verification, str] = {
-    Verification.UNVERIFIED: "?",
-    Verification.CONFIRMED: "✓",
-    Verification.DISPUTED: "!",
-    Verification.FALSE: "✗",
-}
+from .trust import Step, briefing, client_text, help_url, timeline
 
 NBSP = "\u00a0"
 
@@ -96,6 +89,8 @@ class PostView:
     icon: str
     edited: Stamp | None
     corrections: list[tuple[str, Stamp]]
+    history: list[Step]
+    followup: tuple[str, Stamp] | None  # the newest later post that resolves this one
 
 
 def post_view(post: Post, clock: Clock, now: datetime) -> PostView:
@@ -108,6 +103,12 @@ def post_view(post: Post, clock: Clock, now: datetime) -> PostView:
         icon=VERIFICATION_ICONS[post.verification],
         edited=clock.stamp(post.body_edited_at) if post.body_edited_at else None,
         corrections=[(c.note, clock.stamp(c.at)) for c in post.corrections],
+        history=timeline(post, clock.stamp),
+        followup=(
+            (post.followups[-1].id, clock.stamp(post.followups[-1].published_at))
+            if post.followups
+            else None
+        ),
     )
 
 
@@ -195,6 +196,7 @@ def client_config(story: Story, clock: Clock) -> dict[str, Any]:
             "loadOlder": gettext("Load older updates"),
             "loadingOlder": gettext("Loading older updates…"),
             "olderFailed": gettext("Older updates could not be loaded. Try again."),
+            "trust": client_text(clock.locale),
         },
     }
 
@@ -297,4 +299,6 @@ def page_context(
         else gettext("Coverage of this story has ended."),
         "site_name": SITE_NAME,
         "share": share_links(url, story.title),
+        "briefing": briefing(story, shown),
+        "help_url": help_url(locale),
     }

@@ -11,6 +11,7 @@ from flask import url_for
 from ..models import Post, Story, StoryStatus
 from ..payloads import rfc3339
 from ..sanitize import plain_text
+from .trust import json_ld_reviews
 
 SITE_NAME = "liveblog"
 
@@ -61,6 +62,7 @@ def blog_posting(story: Story, post: Post) -> dict[str, Any]:
         "url": permalink(story, post),
         "author": {"@type": "Person", "name": post.author.display_name},
         "creativeWorkStatus": post.verification.value,
+        "review": json_ld_reviews(post, permalink(story, post)),
     }
     if post.corrections:
         update["correction"] = [

@@ -22,6 +22,7 @@ from .delivery import LocaleSource, lang_args, locale_source, send
 from .page import LANGUAGE_NAMES, Slice, page_context
 from .page_meta import SITE_NAME
 from .post_page import post_page_context
+from .trust import status_lines
 
 bp = Blueprint("reader", __name__)
 
@@ -77,6 +78,7 @@ def feed(slug: str) -> Response:
             home_url=url_for(".story", slug=slug, _external=True),
             feed_url=url_for(".feed", slug=slug, _external=True),
             next_url=next_url,
+            status_lines=status_lines(story.language),
         )
         return Rendered(dumps(doc).encode(), MIME_TYPE)
 

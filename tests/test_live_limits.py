@@ -1,0 +1,229 @@
+"""The live stream's abuse bounds, against a real `liveblog serve`: per-address cap, message
+size cap, handshake and ping timeouts, and memory that comes back."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import os
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import websocket
+from servers import Reader, Server, api, prepare, server_env, wait_until
+
+pytestmark = pytest.mark.slow
+
+
+def descendants(pid: int) -> list[int]:
+    """Return the pid and every process below it."""
+    found = [pid]
+    for child in _children(pid):
+        found.extend(descendants(child))
+    return found
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def tree_rss(pid: int) -> int:
+    """Return the resident memory of a process tree, in bytes."""
+    total = 0
+    for p in descendants(pid):
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) * 1024
+    return total
+
+
+def upgrade(port: int, slug: str) -> socket.socket:
+    """Open a WebSocket by hand and return the socket after the 101 answer."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    key = base64.b64encode(os.urandom(16)).decode()
+    sock.sendall(
+        f"GET /stories/{slug}/live?after=0 HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+        f"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+        "Sec-WebSocket-Version: 13\r\n\r\n".encode()
+    )
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = sock.recv(1)
+        assert chunk, "the server hung up during the handshake"
+        head += chunk
+    assert head.startswith(b"HTTP/1.1 101"), head
+    return sock
+
+
+def close_code(sock: socket.socket) -> int | None:
+    """Read frames until a close frame or the end; return its code (None: no close frame)."""
+    buffer = b""
+    while True:
+        try:
+            chunk = sock.recv(65536)
+        except OSError:
+            chunk = b""
+        if not chunk:
+            return None
+        buffer += chunk
+        while len(buffer) >= 2:
+            opcode, size = buffer[0] & 0x0F, buffer[1] & 0x7F
+            start = 2
+            if size == 126:
+                size, start = int.from_bytes(buffer[2:4], "big"), 4
+            elif size == 127:
+                size, start = int.from_bytes(buffer[2:10], "big"), 10
+            if len(buffer) < start + size:
+                break
+            payload, buffer = buffer[start : start + size], buffer[start + size :]
+            if opcode == 0x8:
+                return int.from_bytes(payload[:2], "big")
+
+
+def flood(sock: socket.socket, claimed: int, send: int) -> None:
+    """Start one masked text frame that claims `claimed` bytes and send `send` of them."""
+    header = bytes((0x81, 0x80 | 127)) + claimed.to_bytes(8, "big") + b"\0\0\0\0"
+    chunk = b"a" * 65536
+    with contextlib.suppress(OSError):
+        sock.sendall(header)
+        sent = 0
+        while sent < send:
+            sock.sendall(chunk)
+            sent += len(chunk)
+
+
+@pytest.fixture
+def limited(tmp_path: Path) -> Iterator[tuple[Server, str]]:
+    """A server allowing 3 live connections per address, pinging every second."""
+    url = f"sqlite:///{tmp_path / 'limits.db'}"
+    token = prepare(url)
+    env = server_env(tmp_path, url)
+    env.update(LIVEBLOG_WS_PER_IP="3", LIVEBLOG_PING_SECONDS="1")
+    server = Server(env).start()
+    slug = "batas"
+    api(
+        server,
+        token,
+        "POST",
+        "/api/v1/stories",
+        {"title": "Batas", "slug": slug, "language": "id", "timezone": "Asia/Jakarta"},
+    )
+    yield server, slug
+    server.stop()
+
+
+def test_one_address_gets_only_its_share_of_readers(limited: tuple[Server, str]) -> None:
+    server, slug = limited
+    readers = [Reader(server.ws_url(slug)).start() for _ in range(3)]
+    try:
+        with pytest.raises(websocket.WebSocketBadStatusException) as refused:
+            websocket.create_connection(server.ws_url(slug), timeout=5)
+        assert refused.value.status_code == 429
+        headers = {k.lower(): v for k, v in (refused.value.resp_headers or {}).items()}
+        assert int(headers["retry-after"]) > 0
+        assert server.get("/healthz")[0] == 200
+        readers.pop().close()
+
+        def admitted() -> bool:
+            try:
+                websocket.create_connection(server.ws_url(slug), timeout=5).close()
+            except websocket.WebSocketBadStatusException:
+                return False
+            return True
+
+        wait_until(admitted, 10, "a slot to come back when a reader leaves")
+    finally:
+        for reader in readers:
+            reader.close()
+
+
+def test_a_message_past_the_cap_is_refused_with_1009_and_not_kept(
+    limited: tuple[Server, str],
+) -> None:
+    server, slug = limited
+    assert server.proc is not None
+    before = tree_rss(server.proc.pid)
+    for _ in range(4):  # within the per-address cap each round
+        socks = [upgrade(server.port, slug) for _ in range(3)]
+        for sock in socks:
+            flood(sock, claimed=512 * 2**20, send=8 * 2**20)
+        codes = [close_code(sock) for sock in socks]
+        for sock in socks:
+            sock.close()
+        assert codes == [1009, 1009, 1009]
+    wait_until(lambda: server.get("/healthz")[0] == 200, 10, "healthz")
+    grown = tree_rss(server.proc.pid) - before
+    assert grown < 40 * 2**20, f"the server kept {grown // 2**20} MiB of refused messages"
+    reader = Reader(server.ws_url(slug)).start()  # all slots came back
+    reader.close()
+
+
+def test_a_request_head_that_never_ends_is_dropped(limited: tuple[Server, str]) -> None:
+    server, slug = limited
+    sock = socket.create_connection(("127.0.0.1", server.port), timeout=30)
+    sock.sendall(f"GET /stories/{slug}/live?after=0 HTTP/1.1\r\nHost: x\r\n".encode())
+    try:
+        assert sock.recv(4096) == b""  # closed without an answer
+    finally:
+        sock.close()
+
+
+def test_a_reader_that_never_answers_pings_is_closed(limited: tuple[Server, str]) -> None:
+    server, slug = limited
+    sock = upgrade(server.port, slug)
+    try:
+        sock.settimeout(30)
+        assert close_code(sock) == 1011
+    finally:
+        sock.close()
+
+
+def test_a_forged_forwarded_for_buys_no_more_slots(limited: tuple[Server, str]) -> None:
+    server, slug = limited
+    readers = [Reader(server.ws_url(slug)).start() for _ in range(3)]
+    try:
+        with pytest.raises(websocket.WebSocketBadStatusException) as refused:
+            websocket.create_connection(
+                server.ws_url(slug), timeout=5, header=["X-Forwarded-For: 198.51.100.1"]
+            )
+        assert refused.value.status_code == 429
+    finally:
+        for reader in readers:
+            reader.close()
+
+
+def test_behind_a_trusted_proxy_each_forwarded_client_has_its_own_share(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'proxied.db'}"
+    token = prepare(url)
+    env = server_env(tmp_path, url)
+    env.update(LIVEBLOG_WS_PER_IP="1", LIVEBLOG_TRUSTED_PROXIES="127.0.0.0/8")
+    server = Server(env).start()
+    opened: list[websocket.WebSocket] = []
+    try:
+        api(
+            server,
+            token,
+            "POST",
+            "/api/v1/stories",
+            {"title": "Proksi", "slug": "proksi", "language": "id", "timezone": "Asia/Jakarta"},
+        )
+        for n in range(3):
+            forwarded = f"X-Forwarded-For: 198.51.100.{n}"
+            opened.append(
+                websocket.create_connection(server.ws_url("proksi"), timeout=5, header=[forwarded])
+            )
+        with pytest.raises(websocket.WebSocketBadStatusException) as refused:
+            websocket.create_connection(
+                server.ws_url("proksi"), timeout=5, header=["X-Forwarded-For: 198.51.100.0"]
+            )
+        assert refused.value.status_code == 429
+    finally:
+        for ws in opened:
+            ws.close()
+        server.stop()
