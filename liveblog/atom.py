@@ -7,15 +7,31 @@ and the same paging (`rel="next"`). This module does no I/O and imports nothing 
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from feedgen.feed import FeedGenerator
 
 MIME_TYPE = "application/atom+xml"
+#: What XML 1.0 cannot hold (control characters, U+FFFE, U+FFFF, lone surrogates), though
+#: stored text may: each becomes U+FFFD rather than the whole feed failing.
+_NOT_XML = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def xml_text(value: Any) -> Any:
+    """Return a string (or every string in a dict or list) with non-XML characters replaced."""
+    if isinstance(value, str):
+        return _NOT_XML.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {key: xml_text(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [xml_text(item) for item in value]
+    return value
 
 
 def build_atom(doc: dict[str, Any], *, self_url: str, next_url: str | None, updated: str) -> bytes:
     """Return the Atom XML of one JSON Feed page; `updated` is the story's RFC 3339 change."""
+    doc = xml_text(doc)
     fg = FeedGenerator()
     fg.id(self_url.split("?", 1)[0])
     fg.title(doc["title"])

@@ -144,3 +144,11 @@ def test_reader_page_links_both_feeds(newsroom: Newsroom) -> None:
         f'        href="/stories/{slug}/feed.atom">'
     ) in html
     assert 'type="application/feed+json"' in html
+
+
+def test_text_xml_cannot_hold_does_not_break_the_feed(newsroom: Newsroom) -> None:
+    slug = newsroom.story(title="Judul \ufffe")["slug"]
+    newsroom.post(slug, body="<p>Kabar \uffff terbaru\x7f.</p>")
+    parsed = parse(newsroom, f"/stories/{slug}/feed.atom")
+    assert parsed.feed.title == "Judul \ufffd"
+    assert parsed.entries[0].title == "Kabar \ufffd terbaru\x7f."
