@@ -14,7 +14,7 @@ from functools import cache
 from typing import Any
 
 from .errors import N_, BadRequest, Invalid
-from .markup import clean_body
+from .formats import body_html, parse_format
 from .models import StoryStatus, Verification
 
 LANGUAGES = ("id", "en")
@@ -121,6 +121,7 @@ def _bool(data: dict[str, Any], field: str) -> Any:
 
 
 def _body(data: dict[str, Any], *, required: bool) -> Any:
+    fmt = parse_format(data.get("format"))
     if "body" not in data:
         if required:
             raise Invalid("body", N_("The field '%(field)s' is required."))
@@ -128,7 +129,7 @@ def _body(data: dict[str, Any], *, required: bool) -> Any:
     raw = data["body"]
     if not isinstance(raw, str):
         raise Invalid("body", N_("The field '%(field)s' must be a string."))
-    body = clean_body(raw)
+    body = body_html(raw, fmt)
     if not body:
         raise Invalid("body", N_("The post body is empty once unsafe markup is removed."))
     return body
@@ -265,7 +266,7 @@ class PostCreate:
 def parse_post_create(data: Any) -> PostCreate:
     """Validate and sanitize a new post."""
     data = require_object(data)
-    _only(data, ("body", "verification", "pinned", "key_event", "resolves"))
+    _only(data, ("body", "format", "verification", "pinned", "key_event", "resolves"))
     body = _body(data, required=True)
     verification = _verification(data) or VerificationInput(Verification.UNVERIFIED, "")
     pinned = _bool(data, "pinned")
@@ -302,8 +303,12 @@ def parse_post_update(data: Any) -> PostUpdate:
     """Validate and sanitize a change to a post."""
     data = require_object(data)
     _only(
-        data, ("version", "body", "verification", "pinned", "key_event", "correction", "resolves")
-    )
+        data,
+        (
+            "version", "body", "format", "verification", "pinned", "key_event", "correction",
+            "resolves",
+        ),
+    )  # fmt: skip
     version = data.get("version")
     if isinstance(version, bool) or not isinstance(version, int) or not 1 <= version <= MAX_INT:
         raise Invalid("version", N_("The field 'version' must be the post's current version."))
