@@ -116,7 +116,9 @@ async def measure(mode: str, args: argparse.Namespace) -> dict[str, Any]:
     try:
         names = prepare(target, args)
         workers = set(target.server.workers())
-        fleet = Fleet(target, [f"127.0.0.{2 + i}" for i in range(4)])
+        # At most 40 readers per address, under the server's default cap of 50 per address.
+        sources = max(4, -(-args.readers // 40))
+        fleet = Fleet(target, [f"127.0.0.{2 + i}" for i in range(sources)])
         t0 = time.monotonic()
         await asyncio.gather(
             *(fleet.connect_one(i, t0, args.connect_timeout) for i in range(args.readers))
@@ -245,6 +247,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         None,
         280,
     )
+    args.ws_per_ip = 50  # the default cap: the WebSocket flood from one address meets it
     if (os.cpu_count() or 1) < 2 or not shutil.which("taskset"):
         args.server_cpus = args.client_cpus = None
     if args.out is None:

@@ -2,9 +2,10 @@
 
 Boundary: this module looks only at the request's path arguments, query string and form
 fields, never at the database. It answers 404 for a slug or post id no story or post can
-have (so a NUL byte or a 300-character "slug" never reaches a query), and 400 for a NUL or
-other control character in a query parameter or form field (PostgreSQL refuses NUL in
-text, and no field of ours has a use for control characters). JSON bodies are checked
+have, or a numeric id past the integer columns' range (so a NUL byte, a 300-character
+"slug" or id 2**64 never reaches a query), and 400 for a NUL or other control character
+in a query parameter or form field (PostgreSQL refuses NUL in text, and no field of ours
+has a use for control characters). JSON bodies are checked
 where they are parsed (`views.api.json_body`). Non-UTF-8 bytes arrive already replaced
 by U+FFFD (Werkzeug decodes with errors="replace") and are left to the fields' own checks.
 """
@@ -16,7 +17,7 @@ import re
 from flask import Flask, request
 
 from .errors import N_, BadRequest, NotFound
-from .validation import possible_post_id, possible_slug
+from .validation import MAX_INT, possible_post_id, possible_slug
 
 #: C0 controls except tab, newline and carriage return (forms send those in text areas).
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -35,6 +36,8 @@ def check_request() -> None:
         raise NotFound(N_("There is nothing here."))
     for value in args.values():
         if isinstance(value, str) and _CONTROL_IN_NAME.search(value):
+            raise NotFound(N_("There is nothing here."))
+        if isinstance(value, int) and not 0 <= value <= MAX_INT:  # no row has such an id
             raise NotFound(N_("There is nothing here."))
     for key, value in request.args.items(multi=True):
         if _CONTROL_IN_NAME.search(key) or _CONTROL.search(value):

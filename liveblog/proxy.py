@@ -1,7 +1,8 @@
 """The front of `liveblog serve`: the live process answers readers and passes the rest on.
 
 The live process accepts every connection on the public port. It serves WebSocket readers
-(`/stories/<slug>/live`) and `/healthz` itself and hands every other request to the app
+(`/stories/<slug>/live`), `/healthz` and `/metrics` itself (so the metrics' loopback check
+sees the real peer and its proxy headers) and hands every other request to the app
 processes over a private Unix socket, so no render, sanitizing, password check, upload or
 slow client ever runs on the process that fans events out. The request body is read here
 first when it is small (slow clients cost a greenlet, not an app thread), and a response
@@ -50,7 +51,16 @@ HOP_BY_HOP = {
     "transfer-encoding",
     "upgrade",
 }
-FORGEABLE = {"x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-real-ip", "forwarded"}
+#: Tells the app side the client's request came through some proxy (it named a hop).
+PROXIED_HEADER = "x-liveblog-proxied"
+FORGEABLE = {
+    "x-forwarded-for",
+    "x-forwarded-proto",
+    "x-forwarded-host",
+    "x-real-ip",
+    "forwarded",
+    PROXIED_HEADER,
+}
 DROPPED_FROM_APP = HOP_BY_HOP | {"date", "server"}
 MAX_BODY = 16 * 2**20
 BUFFER_BYTES = 2**20
@@ -158,7 +168,7 @@ class Front:
         path = environ.get("PATH_INFO", "")
         if path == "/healthz" and not self.app_reachable():
             return _app_unreachable(start_response)
-        if path == "/healthz" or LIVE_PATH.match(path):
+        if path in ("/healthz", "/metrics") or LIVE_PATH.match(path):
             result: Iterable[bytes] = self.live_app(environ, start_response)
             return result
         try:
@@ -275,9 +285,11 @@ def _target(environ: dict[str, Any]) -> str:
 
 def _request_headers(environ: dict[str, Any]) -> Iterator[tuple[str, str]]:
     """Yield the headers to pass on: the client's, minus hop-by-hop and forgeable ones."""
+    proxied = False
     for key, value in environ.items():
         if key.startswith("HTTP_"):
             name = key[5:].replace("_", "-").lower()
+            proxied = proxied or name in FORGEABLE
             if name in HOP_BY_HOP or name in FORGEABLE or name == "content-length":
                 continue
             yield name, value
@@ -285,6 +297,8 @@ def _request_headers(environ: dict[str, Any]) -> Iterator[tuple[str, str]]:
         yield "content-type", environ["CONTENT_TYPE"]
     yield "x-forwarded-for", environ.get("REMOTE_ADDR") or ""
     yield "x-forwarded-proto", environ.get("wsgi.url_scheme", "http")
+    if proxied:  # e.g. an untrusted nginx on loopback: its client is not "this host"
+        yield PROXIED_HEADER, "1"
 
 
 def _stream(
@@ -306,6 +320,7 @@ def behind_front(app: WSGIApp) -> WSGIApp:
     """
 
     def wrapped(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        environ["liveblog.proxied"] = bool(environ.pop("HTTP_X_LIVEBLOG_PROXIED", None))
         forwarded = environ.get("HTTP_X_FORWARDED_FOR")
         if forwarded:
             environ["REMOTE_ADDR"] = forwarded

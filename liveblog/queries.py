@@ -5,6 +5,8 @@ Imports nothing from Flask.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
@@ -33,6 +35,15 @@ def all_stories(session: Session) -> list[Story]:
     return sorted(stories, key=lambda s: s.status != StoryStatus.LIVE)
 
 
+def _post_loads() -> tuple[Any, ...]:
+    """Return the loader options of everything a rendered post shows."""
+    return (
+        selectinload(Post.author),
+        selectinload(Post.corrections),
+        selectinload(Post.followups),
+    )
+
+
 def posts_page(
     session: Session,
     story: Story,
@@ -52,11 +63,7 @@ def posts_page(
     query = (
         select(Post)
         .where(Post.story_id == story.id, Post.deleted_at.is_(None))
-        .options(
-            selectinload(Post.author),
-            selectinload(Post.corrections),
-            selectinload(Post.followups),
-        )
+        .options(*_post_loads())
         .order_by(order)
     )
     if before is not None:
@@ -73,9 +80,7 @@ def posts_page(
 def story_post(session: Session, story: Story, post_id: str) -> Post | None:
     """Return one post of the story by id, deleted or not, or None."""
     return session.scalar(
-        select(Post)
-        .where(Post.story_id == story.id, Post.id == post_id)
-        .options(selectinload(Post.author), selectinload(Post.corrections))
+        select(Post).where(Post.story_id == story.id, Post.id == post_id).options(*_post_loads())
     )
 
 

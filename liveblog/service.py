@@ -19,19 +19,17 @@ from sqlalchemy.orm import Session
 
 from . import verdicts
 from .db import Database
-from .errors import N_, Conflict, Forbidden, Invalid, NotFound
+from .errors import N_, Conflict, Forbidden, NotFound
 from .models import (
     Correction,
-    Event,
     EventType,
     Post,
-    PostRevision,
     Role,
     Story,
     StoryStatus,
     utcnow,
 )
-from .payloads import dumps, event_payload, post_payload, rfc3339
+from .payloads import post_payload, rfc3339
 from .takedown import erase_text, scrub_events
 from .validation import (
     parse_post_create,
@@ -41,6 +39,7 @@ from .validation import (
     parse_takedown,
     slugify,
 )
+from .writes import append_event, bump, earlier_post, live_post, revise
 
 Publish = Callable[[str, int, str], None]
 """Hand a committed event to the fan-out: (story slug, seq, JSON frame)."""
@@ -118,7 +117,7 @@ class StoryService:
         _require_editor(actor)
         try:
             with self.db.write() as session:
-                seq, story = self._bump(session, slug)
+                seq, story = bump(session, slug)
                 frame = self._change_story(session, story, seq, req)
         except _NoChange:
             with self.db.read() as session:  # nothing changed: answer with the story as it is
@@ -147,7 +146,7 @@ class StoryService:
         if not values:
             raise _NoChange(None)
         changes = [k for k in ("title", "summary", "status", "known", "unknown") if k in values]
-        return self._append(
+        return append_event(
             session, story, seq, EventType.STORY_UPDATED, now, changes=changes, values=values
         )
 
@@ -162,7 +161,7 @@ class StoryService:
         if req.pinned and not actor.role.is_editor:
             raise Forbidden(N_("Only editors may pin posts."))
         with self.db.write() as session:
-            seq, story = self._bump(session, slug)
+            seq, story = bump(session, slug)
             if story.status is StoryStatus.ENDED:
                 raise Conflict(N_("Coverage of this story has ended."), code="story_ended")
             now = published_at or utcnow()
@@ -180,7 +179,7 @@ class StoryService:
                 last_seq=seq,
             )
             if req.resolves is not None:
-                post.resolves_id = self._earlier_post(session, story, req.resolves, seq).id
+                post.resolves_id = earlier_post(session, story, req.resolves, seq).id
             verdicts.record(
                 post,
                 req.verification.status,
@@ -190,9 +189,9 @@ class StoryService:
             )
             session.add(post)
             session.flush()
-            self._revise(session, post, actor, "created", now)
+            revise(session, post, actor.id, "created", now)
             payload = post_payload(post, story.slug)
-            frame = self._append(
+            frame = append_event(
                 session, story, seq, EventType.POST_CREATED, now, post=payload, post_id=post.id
             )
         self.publish(story.slug, seq, frame)
@@ -205,8 +204,8 @@ class StoryService:
         req = parse_post_update(data)
         try:
             with self.db.write() as session:
-                seq, story = self._bump(session, slug)
-                post = self._live_post(session, story, post_id)
+                seq, story = bump(session, slug)
+                post = live_post(session, story, post_id)
                 if not actor.role.is_editor and post.author_id != actor.id:
                     raise Forbidden(N_("Reporters may edit only their own posts."))
                 if post.version != req.version:
@@ -220,7 +219,7 @@ class StoryService:
                 now = at or utcnow()
                 changes = self._apply(post, req, actor, now)
                 if req.resolves_given and req.resolves != post.resolves_id:
-                    target = req.resolves and self._earlier_post(
+                    target = req.resolves and earlier_post(
                         session, story, req.resolves, post.created_seq
                     )
                     post.resolves_id = target.id if target else None
@@ -231,9 +230,9 @@ class StoryService:
                 post.updated_at = now
                 post.last_seq = seq
                 session.flush()
-                self._revise(session, post, actor, ",".join(changes), now)
+                revise(session, post, actor.id, ",".join(changes), now)
                 payload = post_payload(post, story.slug)
-                frame = self._append(
+                frame = append_event(
                     session,
                     story,
                     seq,
@@ -256,8 +255,8 @@ class StoryService:
         reason = parse_takedown(data, reason_required=False)
         _require_editor(actor)
         with self.db.write() as session:
-            seq, story = self._bump(session, slug)
-            post = self._live_post(session, story, post_id)
+            seq, story = bump(session, slug)
+            post = live_post(session, story, post_id)
             frame = self._take_down(session, story, seq, post, actor, reason)
         self.publish(story.slug, seq, frame)
 
@@ -278,7 +277,7 @@ class StoryService:
                 raise NotFound(N_("No post with the id '%(id)s' in this story."), id=post_id)
             was_up = post.deleted_at is None
             if was_up:  # the story's lock first, as every writer takes it, then the post
-                seq, story = self._bump(session, slug)
+                seq, story = bump(session, slug)
             session.refresh(post, with_for_update=True)
             if post.purged_at is not None:
                 raise Conflict(N_("This post's text is already erased."), code="already_purged")
@@ -290,7 +289,7 @@ class StoryService:
             erase_text(session, post)
             post.purged_at = now
             post.version += 1
-            self._revise(session, post, actor, "purged", now, reason=reason)
+            revise(session, post, actor.id, "purged", now, reason=reason)
         if published is not None:
             self.publish(story.slug, *published)
 
@@ -302,11 +301,11 @@ class StoryService:
         post.deleted_at = now
         post.last_seq = seq
         post.version += 1
-        self._revise(session, post, actor, "deleted", now, reason=reason)
+        revise(session, post, actor.id, "deleted", now, reason=reason)
         scrub_events(session, story.id, post.id)
         # Follow-ups of a post that is gone no longer point at it.
         session.execute(update(Post).where(Post.resolves_id == post.id).values(resolves_id=None))
-        return self._append(
+        return append_event(
             session, story, seq, EventType.POST_DELETED, now, post={"id": post.id}, post_id=post.id
         )
 
@@ -323,43 +322,6 @@ class StoryService:
             suffix = f"-{n}"
             slug = base[: 80 - len(suffix)].rstrip("-") + suffix
         return slug
-
-    @staticmethod
-    def _bump(session: Session, slug: str) -> tuple[int, Story]:
-        """Take the story's next seq; this row write is what orders concurrent writers."""
-        row = session.execute(
-            update(Story)
-            .where(Story.slug == slug)
-            .values(last_seq=Story.last_seq + 1, updated_at=utcnow())
-            .returning(Story.id, Story.last_seq)
-        ).first()
-        if row is None:
-            raise NotFound(N_("No story with the slug '%(slug)s'."), slug=slug)
-        story = session.get(Story, row.id, populate_existing=True)
-        assert story is not None
-        return row.last_seq, story
-
-    @staticmethod
-    def _live_post(session: Session, story: Story, post_id: str) -> Post:
-        post = session.get(Post, post_id)
-        if post is None or post.story_id != story.id or post.deleted_at is not None:
-            raise NotFound(N_("No post with the id '%(id)s' in this story."), id=post_id)
-        return post
-
-    @staticmethod
-    def _earlier_post(session: Session, story: Story, post_id: str, before_seq: int) -> Post:
-        """Return the live post of this story, published before `before_seq`, to follow up."""
-        target = session.get(Post, post_id)
-        if (
-            target is None
-            or target.story_id != story.id
-            or target.deleted_at is not None
-            or target.created_seq >= before_seq
-        ):
-            raise Invalid(
-                "resolves", N_("The field 'resolves' must be the id of an earlier post.")
-            )
-        return target
 
     @staticmethod
     def _apply(post: Post, req: Any, actor: Actor, now: datetime) -> list[str]:
@@ -391,40 +353,3 @@ class StoryService:
             post.corrections.append(Correction(note=req.correction, at=now))
             changes.append("corrections")
         return changes
-
-    @staticmethod
-    def _revise(
-        session: Session, post: Post, actor: Actor, changes: str, at: datetime, reason: str = ""
-    ) -> None:
-        session.add(
-            PostRevision(
-                post_id=post.id,
-                version=post.version,
-                body=post.body,
-                verification=post.verification,
-                verification_note=post.verification_note,
-                pinned=post.pinned,
-                key_event=post.key_event,
-                changes=changes[:200],
-                reason=reason,
-                editor_id=actor.id,
-                created_at=at,
-            )
-        )
-
-    @staticmethod
-    def _append(
-        session: Session,
-        story: Story,
-        seq: int,
-        type: EventType,
-        at: datetime,
-        post_id: str | None = None,
-        **fields: Any,
-    ) -> str:
-        """Add the event row in the change's transaction and return its frame."""
-        frame = dumps(event_payload(seq=seq, type=type, at=at, story_slug=story.slug, **fields))
-        session.add(
-            Event(story_id=story.id, seq=seq, type=type, at=at, payload=frame, post_id=post_id)
-        )
-        return frame

@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Flask, Response, jsonify, render_template, request
 from flask_babel import gettext
+from markupsafe import escape
 from werkzeug.exceptions import HTTPException
 
 from .errors import LiveblogError
@@ -61,7 +62,9 @@ def outage_response(error: BaseException) -> Response | None:
     if _wants_json():
         return unavailable(service)
     message = gettext("The service is briefly unavailable. Please try again in a moment.")
-    response = Response(render_template("error.html", message=message), 503)
+    # No template: its context processors may need the very service that is away.
+    page = f"<!doctype html><title>503</title><p>{escape(message)}</p>\n"
+    response = Response(page, 503, mimetype="text/html")
     response.headers["Retry-After"] = str(RETRY_AFTER)
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -87,7 +87,23 @@
       ]);
     }
 
+    // The compose form's "follows up on" choice: every post, newest first, by time and text.
+    const resolves = document.getElementById("resolves");
+    function refreshResolves() {
+      if (!resolves) return;
+      const chosen = resolves.value;
+      const options = [...posts.values()]
+        .sort((a, b) => (a.published_at < b.published_at ? 1 : -1))
+        .map((p) => {
+          const words = bodyNode(p.body).textContent.replace(/\s+/g, " ").trim();
+          const text = showTime(p.published_at) + " · " + (words.length > 60 ? words.slice(0, 59) + "…" : words);
+          return h("option", { value: p.id, text, selected: p.id === chosen });
+        });
+      resolves.replaceChildren(resolves.options[0], ...options);
+    }
+
     function placeholder() {
+      refreshResolves();
       const empty = list.querySelector(".empty");
       if (posts.size === 0 && !empty) list.append(h("p", { class: "empty", text: M.no_posts }));
       if (posts.size > 0 && empty) empty.remove();

@@ -117,6 +117,7 @@
       key_event: form.key_event.checked,
     };
     if (form.pinned && form.pinned.checked) payload.pinned = true;
+    if (form.resolves && form.resolves.value) payload.resolves = form.resolves.value;
     try {
       upsert(await call("POST", cfg.postsUrl, payload));
       form.reset();

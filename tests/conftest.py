@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +17,7 @@ from sqlalchemy import func, select
 from liveblog import create_app
 from liveblog.accounts import create_token, create_user
 from liveblog.cli import upgrade_database
+from liveblog.logins import LoginLimit
 from liveblog.models import Event, Post, PostRevision, Story
 from liveblog.runtime import Runtime
 
@@ -224,3 +226,11 @@ def browser() -> Iterator[Any]:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
+
+
+def frozen(app: Flask, at: float | None = None) -> Flask:
+    """Keep an in-process test inside one sign-in counting window, whenever it runs."""
+    now = time.time() if at is None else at
+    limit: LoginLimit = app.extensions["liveblog_logins"]
+    limit.clock = lambda: now
+    return app

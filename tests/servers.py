@@ -117,6 +117,18 @@ def _descendants(pid: int) -> list[int]:
     return found
 
 
+def live_workers(top: int) -> list[int]:
+    """Return the live side's gevent workers under a `liveblog serve` supervisor."""
+    for pid in _descendants(top):
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"liveblog.server" in cmdline:  # the first one found is the live master
+            return _children(pid)
+    return []
+
+
 def _signal(pid: int, sig: int) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, sig)

@@ -302,3 +302,39 @@ def test_forged_and_cross_site_form_posts_are_refused(
     page.wait_for_selector("#story-status.desk-status-ended")
     assert api(server, token, "GET", f"/api/v1/stories/{slug}")["status"] == "ended"
     assert page.is_visible("#compose-ended")
+
+
+def test_desk_explains_a_binding_verdict(browser: Any, desk_server: tuple[Server, str]) -> None:
+    server, token = desk_server
+    slug = new_story(server, token)
+    page = sign_in(browser, server, "bagus")
+    open_desk(page, server, slug)
+    page.fill("#body", "<p>Polisi: 4 korban.</p>")
+    page.click("#publish")
+    page.wait_for_selector(".desk-post >> text=Polisi: 4 korban")
+    post_id = page.eval_on_selector(".desk-post", "n => n.id.replace('desk-post-', '')")
+    path = f"/api/v1/stories/{slug}/posts/{post_id}"
+    api(server, token, "PATCH", path, {"version": 1, "verification": {"status": "confirmed"}})
+    page.wait_for_selector(".desk-post[data-verification='confirmed']")
+    page.click(".desk-post .act-edit")
+    # The editor's status is not the reporter's to change, and the form says why.
+    assert page.is_disabled(".edit-status")
+    assert "only an editor can change it" in page.text_content(".verdict-note")
+    page.fill(".edit-body", "<p>Polisi: 40 korban.</p>")
+    page.wait_for_selector(".verdict-note.flash-warn")
+    assert "becomes “Unverified claim”" in page.text_content(".verdict-note")
+    page.click(".act-save")
+    page.wait_for_selector(".desk-post[data-verification='unverified']")
+    post = api(server, token, "GET", f"/api/v1/stories/{slug}")
+    assert post["last_seq"] == 3
+    # An editor who checked the new text keeps the verdict in the same save.
+    rina = sign_in(browser, server, "rina")
+    open_desk(rina, server, slug)
+    api(server, token, "PATCH", path, {"version": 3, "verification": {"status": "false"}})
+    rina.wait_for_selector(".desk-post[data-verification='false']")
+    rina.click(".desk-post .act-edit")
+    rina.fill(".edit-body", "<p>Polisi: 400 korban.</p>")
+    rina.check(".edit-reaffirm")
+    rina.click(".act-save")
+    rina.wait_for_selector(".desk-post >> text=Polisi: 400 korban")
+    assert rina.get_attribute(".desk-post", "data-verification") == "false"

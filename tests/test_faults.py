@@ -268,3 +268,17 @@ def test_websocket_reader_of_unknown_story_during_outage_is_refused(dead_db_app:
         "/stories/gempa/live", headers={"Upgrade": "websocket", "Connection": "Upgrade"}
     )
     assert response.status_code == 503
+
+
+def test_desk_during_outage_is_503_not_500(dead_db_app: Flask) -> None:
+    """A signed-in desk needs the database for the user: its JSON API and pages say 503."""
+    client = dead_db_app.test_client()
+    with client.session_transaction() as session:
+        session["sid"] = "a-desk-session"  # looking it up needs the database
+        session["pw"] = "x"
+    api = client.get("/editor/api/stories/gempa/state")
+    assert api.status_code == 503
+    assert api.get_json()["error"]["code"] == "unavailable"
+    assert "Retry-After" in api.headers
+    page = client.get("/editor/stories/gempa")
+    assert page.status_code == 503

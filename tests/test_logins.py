@@ -13,10 +13,11 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-from conftest import make_app, rt
+from conftest import frozen, make_app, rt
 from desk_client import Desk
 from flask import Flask
 from servers import Server, server_env
+from sqlalchemy import func, select
 
 from liveblog import accounts
 from liveblog.accounts import create_user, set_disabled
@@ -27,19 +28,14 @@ from liveblog.logins import (
     ADDRESS_FACTOR,
     DEVICE_COOKIE,
     WINDOW_SECONDS,
+    DatabaseCounter,
     LoginLimit,
+    RedisCounter,
     on_failure,
 )
+from liveblog.models import LoginAttempt
 
 LIMIT = 2  # a small limit keeps these tests quick: 2 per pair, 10 per address, 20 per user
-
-
-def frozen(app: Flask, at: float | None = None) -> Flask:
-    """Keep an in-process test inside one counting window, whenever it runs."""
-    now = time.time() if at is None else at
-    limit: LoginLimit = app.extensions["liveblog_logins"]
-    limit.clock = lambda: now
-    return app
 
 
 @pytest.fixture
@@ -135,6 +131,9 @@ def test_every_account_costs_exactly_one_hash(
     for n, (name, status) in enumerate(cases.items()):
         password = "wrong" if name in ("bagus", "nobody") else f"pw-{name}"
         assert at(limited, f"192.0.2.{n}").login(name, password).status_code == status
+    assert len(checked) == len(cases)
+    # A name no account can have (a NUL byte) is bad input, refused before any account work.
+    assert at(limited, "192.0.2.9").login("nul\x00name", "wrong").status_code == 400
     assert len(checked) == len(cases)
     # The dummy hash has the same method and cost as a real one.
     methods = {h.split("$")[0] for h in checked}
@@ -253,3 +252,20 @@ def test_a_flood_of_concurrent_logins_checks_no_more_passwords_than_allowed(
         assert statuses[401] + statuses[429] == 40, statuses
     finally:
         server.stop()
+
+
+def test_with_redis_unreachable_the_database_counts(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'fallback.db'}"
+    upgrade_database(url)
+    db = Database(url)
+    try:
+        counter = RedisCounter("redis://127.0.0.1:1/0", DatabaseCounter(db))
+        now = time.time()
+        limit = LoginLimit(counter, 2, clock=lambda: now)
+        assert limit.admit("bagus", "203.0.113.7", None) is not None
+        assert limit.admit("bagus", "203.0.113.7", None) is not None
+        assert limit.admit("bagus", "203.0.113.7", None) is None
+        with db.read() as session:
+            assert session.scalar(select(func.count()).select_from(LoginAttempt)) == 3
+    finally:
+        db.dispose()

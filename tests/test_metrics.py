@@ -9,7 +9,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import make_app, rt
+from conftest import frozen, make_app, rt
 from flask import Flask
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
@@ -17,8 +17,8 @@ from servers import (
     Reader,
     RedisProcess,
     Server,
-    _children,
     api,
+    live_workers,
     prepare,
     server_env,
     wait_until,
@@ -104,7 +104,7 @@ def test_without_a_token_only_loopback_without_a_proxy(app: Flask) -> None:
 
 
 def test_login_failures_and_rate_limit_refusals_are_counted(tmp_path: Path) -> None:
-    app = make_app(tmp_path, WTF_CSRF_ENABLED=False, LIVEBLOG_LOGIN_LIMIT=2)
+    app = frozen(make_app(tmp_path, WTF_CSRF_ENABLED=False, LIVEBLOG_LOGIN_LIMIT=2))
     try:
         client = app.test_client()
         failures = sample("liveblog_login_failures_total")
@@ -163,14 +163,13 @@ def test_several_workers_sum_up_and_a_dead_worker_is_forgotten(tmp_path: Path) -
         assert sum(v for _, v in metrics["liveblog_publish_to_send_seconds_count"]) >= 1
 
         assert server.proc is not None
-        master = server.proc.pid
-        workers = _children(master)
+        workers = live_workers(server.proc.pid)
         assert len(workers) == 2
         victim = workers[0]
         os.kill(victim, signal.SIGKILL)
 
         def replaced() -> bool:
-            now = _children(master)
+            now = live_workers(server.proc.pid)
             return len(now) == 2 and victim not in now
 
         wait_until(replaced, 20, "a new worker")

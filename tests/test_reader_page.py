@@ -418,7 +418,7 @@ def test_a_title_with_markup_is_escaped(client: FlaskClient, newsroom: Newsroom)
     assert "<img src=x" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     # Exactly our own scripts, whatever the title says.
-    assert len(page.all("script")) == 4
+    assert len(page.all("script")) == 5  # JSON-LD, config, trust.js, live.js, share.js
     assert page.json(type="application/ld+json")["headline"] == nasty
     assert page.json(id="liveblog-config")["slug"] == slug
     assert page.one("meta", property="og:title").get("content") == nasty

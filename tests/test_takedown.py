@@ -256,3 +256,19 @@ def test_websocket_replay_from_zero_is_scrubbed(tmp_path: Path, db_url: str | No
         assert SECRET not in json.dumps(late.events)
     finally:
         server.stop()
+
+
+def test_cli_purge(room: Newsroom) -> None:
+    slug, post_id = exposed_post(room)
+    runner = room.app.test_cli_runner()
+    args = ["purge-post", slug, post_id, "--reason", "Perintah pengadilan"]
+    refused = runner.invoke(args=[*args, "--as", "rina"])
+    assert refused.exit_code != 0
+    assert "Only admins" in refused.output
+    assert SECRET in revisions_of(room, post_id)[0].body
+    result = runner.invoke(args=[*args, "--as", "ada"])
+    assert result.exit_code == 0, result.output
+    rows = revisions_of(room, post_id)
+    assert all(SECRET not in row.body for row in rows)
+    assert (rows[-1].changes, rows[-1].reason) == ("purged", "Perintah pengadilan")
+    assert_gone(public_texts(room, slug))

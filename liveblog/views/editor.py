@@ -244,6 +244,8 @@ def compose(slug: str) -> BaseResponse:
     }
     if form.get("pinned") == "on":
         data["pinned"] = True
+    if form.get("resolves"):
+        data["resolves"] = form["resolves"]
     return _run(
         slug,
         lambda: runtime().service.create_post(user().actor, slug, data),

@@ -33,7 +33,12 @@ def _allowed() -> int | None:
         local = ipaddress.ip_address(request.remote_addr or "").is_loopback
     except ValueError:
         local = False
-    if local and not any(h in request.headers for h in _PROXY_HEADERS):
+    # Behind the live front, it says whether the client named a proxy hop (the front
+    # replaces those headers with its own); on its own, the headers tell.
+    proxied = request.environ.get("liveblog.proxied")
+    if proxied is None:
+        proxied = any(h in request.headers for h in _PROXY_HEADERS)
+    if local and not proxied:
         return None
     return 403
 

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, Response, render_template, request, url_for
-from flask_babel import force_locale, gettext
+from flask_babel import force_locale, get_locale, gettext
 
 from ..i18n import LOCALES, VERIFICATION_ICONS, VERIFICATION_LABELS
 from ..models import Post, Story, Verification
@@ -42,6 +42,12 @@ def verification() -> Response:
 def help_url(locale: str) -> str:
     """Return the explainer page's URL in the reader's language."""
     return url_for("trust.verification", lang=locale)
+
+
+@bp.app_context_processor
+def _help_link() -> dict[str, Any]:
+    """Give every page that shows a badge (story pages, permalinks) the explainer's URL."""
+    return {"help_url": help_url(str(get_locale() or "en"))}
 
 
 # -- the timeline of one post ----------------------------------------------------------------

@@ -1,0 +1,112 @@
+"""The checks, live, in a real browser: timelines built by the script match the server's,
+follow-ups link and show the outcome as it happens, the "what we know" box follows the
+statuses, and a takedown leaves no text behind, even for a reader who joins later."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from test_browser import (
+    LIVE_PATH,
+    Reader,
+    Site,
+    assert_built_as_rendered,
+    pump,
+    site,
+    text_of,
+)
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+__all__ = ["site"]  # the module-scoped server fixture, shared with test_browser
+
+
+def test_timeline_built_live_matches_the_server(browser: Any, site: Site) -> None:
+    slug = site.story()
+    tab = Reader(browser, lang="en").open(site, slug)
+    try:
+        post = site.post(slug, "<p>Jembatan ambruk.</p>")
+        post = site.patch(slug, post, verification={"status": "disputed", "note": "Ragu"})
+        post = site.patch(slug, post, verification={"status": "confirmed", "note": "Foto"})
+        post = site.patch(slug, post, body="<p>Jembatan ambruk total.</p>")
+        node = f"#post-{post['id']}"
+        tab.wait_seq(site.last_seq(slug))
+        tab.page.click(f"{node} summary")  # the badge opens the timeline
+        steps = tab.page.locator(f"{node} .verification-history li").all_inner_texts()
+        assert len(steps) == 4
+        assert "Claim disputed" in steps[1]
+        assert "Ragu" in steps[1]
+        assert "(the text changed after the check)" in steps[3]
+        assert_built_as_rendered(browser, tab, site, slug, node)
+        assert tab.errors == []
+    finally:
+        tab.close()
+
+
+def test_follow_up_and_box_update_live(browser: Any, site: Site) -> None:
+    slug = site.story()
+    claim = site.post(slug, "<p>Kabarnya 40 korban.</p>")
+    tab = Reader(browser, lang="id").open(site, slug)
+    try:
+        page = tab.page
+        assert "Kabarnya 40 korban." in text_of(tab, "#briefing .briefing-open")
+        followup = site.post(slug, "<p>Polisi: 4 korban.</p>", resolves=claim["id"])
+        node = f"#post-{claim['id']}"
+        page.wait_for_selector(f"{node} .followup a[href='#post-{followup['id']}']")
+        assert page.locator(f"{node} .followup-outcome").count() == 0
+        claim = site.patch(slug, claim, verification={"status": "false", "note": "Polisi"})
+        page.wait_for_selector(f"{node} .followup-false .followup-outcome")
+        assert text_of(tab, f"{node} .followup-outcome") == "Hasil: Klaim keliru"
+        assert "Kabarnya 40 korban." in text_of(tab, "#briefing .briefing-false")
+        assert "Kabarnya" not in text_of(tab, "#briefing .briefing-open")
+        back = f"#post-{followup['id']} .follows-up a"
+        assert page.get_attribute(back, "href") == node
+        site.call("PATCH", f"/api/v1/stories/{slug}", {"known": "Jembatan runtuh."})
+        page.wait_for_function(
+            "() => document.querySelector('#briefing .briefing-known .briefing-text')"
+            ".textContent === 'Jembatan runtuh.'"
+        )
+        assert page.locator("#briefing .briefing-known").is_visible()
+        # What the script built is what a fresh page shows.
+        tab.wait_seq(site.last_seq(slug))
+        assert_built_as_rendered(browser, tab, site, slug, node)
+        assert tab.errors == []
+    finally:
+        tab.close()
+
+
+def test_takedown_leaves_no_text_for_a_reader_catching_up(browser: Any, site: Site) -> None:
+    slug = site.story()
+    held: list[Any] = []
+
+    def route(ws: Any) -> None:
+        if held:
+            ws.connect_to_server()
+        else:
+            held.append(ws)  # the first connection: the test answers it by hand
+
+    tab = Reader(browser, lang="id")
+    try:
+        replies: list[Any] = []
+        tab.page.on("response", lambda r: replies.append(r) if "/events?" in r.url else None)
+        tab.page.route_web_socket(LIVE_PATH, route)
+        tab.open(site, slug)  # at seq 0
+        pump(tab, lambda: held, 10, "the page to connect")
+        kept = site.post(slug, "<p>Tetap.</p>")
+        gone = site.post(slug, "<p>Alamat saksi: Jalan Melati 7.</p>")
+        site.call("DELETE", f"/api/v1/stories/{slug}/posts/{gone['id']}", {"reason": "Privasi"})
+        # The page catches up from 0 through the events API, after the takedown.
+        held[0].send(json.dumps({"type": "reset", "last_seq": 3}))
+        held[0].close(code=4205, reason="reload the story")
+        tab.wait_seq(3)
+        assert any("/events?after=0" in url for url in tab.requests)
+        assert tab.page.locator(f"#post-{kept['id']}").count() == 1
+        assert tab.page.locator(f"#post-{gone['id']}").count() == 0
+        assert "Melati" not in tab.page.content()
+        assert replies
+        assert all("Melati" not in reply.text() for reply in replies)  # nor on the wire
+        assert tab.errors == []
+    finally:
+        tab.close()

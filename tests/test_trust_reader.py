@@ -1,0 +1,403 @@
+"""What readers see of the checks (issue 10 items 3-6), without JavaScript, on SQLite and
+PostgreSQL: timelines on the page, in the feed and JSON-LD; follow-ups; "what we know";
+the wording of badges, the page that explains them, and feed status lines."""
+
+from __future__ import annotations
+
+import html as htmllib
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import Newsroom, make_app, rt
+from desk_client import Desk
+
+LABELS = {
+    "en": {
+        "unverified": "Unverified claim",
+        "confirmed": "Claim confirmed",
+        "disputed": "Claim disputed",
+        "false": "Claim false",
+    },
+    "id": {
+        "unverified": "Klaim belum terverifikasi",
+        "confirmed": "Klaim terkonfirmasi",
+        "disputed": "Klaim diperdebatkan",
+        "false": "Klaim keliru",
+    },
+}
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def room(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Newsroom]:
+    """Editor rina, reporters bagus and dewi, admin ada, on either database."""
+    url = request.getfixturevalue("postgres_url") if request.param == "postgres" else None
+    app = make_app(tmp_path, url)
+    yield Newsroom(app)
+    rt(app).db.dispose()
+
+
+def page(room: Newsroom, slug: str, lang: str = "en") -> str:
+    r = room.client.get(f"/stories/{slug}?lang={lang}")
+    assert r.status_code == 200
+    return r.get_data(as_text=True)
+
+
+def article(html: str, post_id: str) -> str:
+    """Return one post's <article> markup."""
+    match = re.search(rf'<article[^>]*id="post-{post_id}".*?</article>', html, re.S)
+    assert match, post_id
+    return match.group(0)
+
+
+def text(markup: str) -> str:
+    return re.sub(r"\s+", " ", htmllib.unescape(re.sub(r"<[^>]+>", " ", markup))).strip()
+
+
+def feed(room: Newsroom, slug: str) -> dict[str, Any]:
+    doc: dict[str, Any] = room.client.get(f"/stories/{slug}/feed.json").get_json()
+    return doc
+
+
+def json_ld(html: str) -> dict[str, Any]:
+    match = re.search(r'<script type="application/ld\+json">(.*?)</script>', html, re.S)
+    assert match
+    data: dict[str, Any] = json.loads(match.group(1))
+    return data
+
+
+def patch(room: Newsroom, slug: str, post: dict[str, Any], who: str = "rina", **kw: Any) -> Any:
+    r = room.call(
+        "PATCH",
+        f"/api/v1/stories/{slug}/posts/{post['id']}",
+        who,
+        json={"version": post["version"], **kw},
+    )
+    assert r.status_code == 200, r.get_json()
+    return r.get_json()
+
+
+# -- 3. the verification timeline --------------------------------------------------------
+
+
+def judged(room: Newsroom) -> tuple[str, dict[str, Any]]:
+    slug = room.story()["slug"]
+    post = room.post(slug, "bagus", body="<p>Jembatan ambruk.</p>")
+    post = patch(room, slug, post, verification={"status": "disputed", "note": "Warga ragu"})
+    post = patch(room, slug, post, verification={"status": "confirmed", "note": "Foto BPBD"})
+    return slug, post
+
+
+def test_timeline_on_the_page_without_javascript(room: Newsroom) -> None:
+    slug, post = judged(room)
+    for lang, labels in LABELS.items():
+        node = article(page(room, slug, lang), post["id"])
+        details = re.search(r"<details class=\"verification\">.*?</details>", node, re.S)
+        assert details, node
+        steps = re.findall(r'<li class="history-step history-(\w+)">(.*?)</li>', node, re.S)
+        assert [status for status, _ in steps] == ["unverified", "disputed", "confirmed"]
+        times = [re.search(r'<time datetime="([^"]+)"', li).group(1) for _, li in steps]  # type: ignore[union-attr]
+        assert times == [e["at"] for e in post["verification_history"]]
+        assert labels["disputed"] in text(steps[1][1])
+        assert "Warga ragu" in text(steps[1][1])
+        assert re.search(r"\d\d?[.:]\d\d", text(steps[2][1]))  # a clock time
+        assert "WIB" in text(steps[2][1])
+        summary = re.search(r"<summary>(.*?)</summary>", node, re.S)
+        assert summary
+        assert text(summary.group(1)) == f"✓ {labels['confirmed']} Foto BPBD"
+
+
+def test_text_change_is_explained_in_the_timeline(room: Newsroom) -> None:
+    slug, post = judged(room)
+    patch(room, slug, post, "bagus", body="<p>Jembatan ambruk total.</p>")
+    node = article(page(room, slug, "en"), post["id"])
+    assert "(the text changed after the check)" in text(node)
+    node = article(page(room, slug, "id"), post["id"])
+    assert "(teks diubah setelah diperiksa)" in text(node)
+
+
+def test_timeline_in_the_feed_and_json_ld(room: Newsroom) -> None:
+    slug, post = judged(room)
+    [item] = feed(room, slug)["items"]
+    assert item["_liveblog"]["verification_history"] == post["verification_history"]
+    assert item["_liveblog"]["verified_by_editor"] is True
+    [update] = json_ld(page(room, slug, "en"))["liveBlogUpdate"]
+    reviews = update["review"]
+    assert [r["@type"] for r in reviews] == ["ClaimReview"] * 3
+    assert [r["datePublished"] for r in reviews] == [e["at"] for e in post["verification_history"]]
+    assert [r["additionalType"] for r in reviews] == ["unverified", "disputed", "confirmed"]
+    assert reviews[2]["reviewBody"] == "Foto BPBD"
+    assert reviews[2]["reviewRating"]["alternateName"] == "Claim confirmed"
+
+
+# -- 6. wording, the explainer, feed status lines ---------------------------------------
+
+
+def test_badges_name_what_they_judge_and_link_to_the_explainer(room: Newsroom) -> None:
+    slug = room.story()["slug"]
+    posts = {
+        status: room.post(slug, body=f"<p>{status}</p>", verification={"status": status})
+        for status in LABELS["en"]
+    }
+    for lang, labels in LABELS.items():
+        html = page(room, slug, lang)
+        for status, post in posts.items():
+            node = article(html, post["id"])
+            assert f'<span class="badge-text">{labels[status]}</span>' in node
+            link = re.search(r'<a class="verification-help" href="([^"]+)">([^<]+)</a>', node)
+            assert link
+            assert link.group(1) == f"/verification?lang={lang}"
+            explainer = room.client.get(link.group(1))
+            assert explainer.status_code == 200
+            assert f'<html lang="{lang}">' in explainer.text
+            for label in labels.values():
+                assert label in explainer.text
+            assert explainer.headers["Cache-Control"] == "public, max-age=300"
+
+
+def test_explainer_in_both_languages(room: Newsroom) -> None:
+    en = room.client.get("/verification?lang=en").get_data(as_text=True)
+    assert "How we label what we report" in en
+    id_ = room.client.get("/verification?lang=id").get_data(as_text=True)
+    assert "Cara kami melabeli yang kami laporkan" in id_
+    bare = room.client.get("/verification", headers={"Accept-Language": "id"})
+    assert "Cara kami melabeli" in bare.get_data(as_text=True)
+    assert bare.headers["Cache-Control"] == "private, no-cache"
+
+
+def test_feed_items_carry_a_visible_status_line(room: Newsroom) -> None:
+    slug = room.story(language="en")["slug"]
+    for status in LABELS["en"]:
+        room.post(
+            slug, body=f"<p>{status} body</p>", verification={"status": status, "note": "<n>"}
+        )
+    items = {i["_liveblog"]["verification"]["status"]: i for i in feed(room, slug)["items"]}
+    assert items["unverified"]["content_html"] == "<p>unverified body</p>"
+    for status, icon in (("confirmed", "✓"), ("disputed", "!"), ("false", "✗")):
+        assert items[status]["content_html"] == (
+            f'<p class="liveblog-status liveblog-status-{status}"><strong>{icon} '
+            f"{LABELS['en'][status]}</strong> — &lt;n&gt;</p><p>{status} body</p>"
+        )
+    # In the story's language, whoever asks.
+    slug_id = room.story()["slug"]
+    room.post(slug_id, body="<p>x</p>", verification={"status": "false"})
+    [item] = feed(room, slug_id)["items"]
+    assert item["content_html"].startswith(
+        '<p class="liveblog-status liveblog-status-false"><strong>✗ Klaim keliru</strong></p>'
+    )
+
+
+# -- 5. follow-ups -------------------------------------------------------------------------
+
+
+def test_follow_up_links_both_ways_with_the_outcome(room: Newsroom) -> None:
+    slug = room.story()["slug"]
+    claim = room.post(slug, "bagus", body="<p>Kabarnya 40 korban.</p>")
+    followup = room.post(slug, "rina", body="<p>Polisi: 4 korban.</p>", resolves=claim["id"])
+    assert followup["resolves"] == claim["id"]
+    [event] = room.client.get(f"/api/v1/stories/{slug}/events?after=1").get_json()["events"]
+    assert event["post"]["resolves"] == claim["id"]
+    claim = patch(room, slug, claim, verification={"status": "false", "note": "Polisi"})
+    assert claim["followups"] == [{"id": followup["id"], "published_at": followup["published_at"]}]
+    for lang, outcome, see in (
+        ("en", "Outcome: Claim false", "See the follow-up at"),
+        ("id", "Hasil: Klaim keliru", "Lihat tindak lanjut pukul"),
+    ):
+        html = page(room, slug, lang)
+        node = article(html, claim["id"])
+        line = re.search(r'<p class="followup followup-false">(.*?)</p>', node, re.S)
+        assert line, node
+        assert text(line.group(1)).startswith(f"{outcome} {see}")
+        assert f'href="#post-{followup["id"]}"' in line.group(1)
+        back = article(html, followup["id"])
+        assert f'data-resolves="{claim["id"]}"' in back
+        assert f'<p class="follows-up"><a href="#post-{claim["id"]}">' in back
+    items = {i["id"]: i["_liveblog"] for i in feed(room, slug)["items"]}
+    assert items[followup["id"]]["resolves"] == claim["id"]
+    assert items[claim["id"]]["followups"][0]["id"] == followup["id"]
+
+
+def test_unsettled_claim_links_without_an_outcome(room: Newsroom) -> None:
+    slug = room.story()["slug"]
+    claim = room.post(slug, "bagus", body="<p>Kabarnya.</p>")
+    room.post(slug, "dewi", body="<p>Belum jelas.</p>", resolves=claim["id"])
+    node = article(page(room, slug), claim["id"])
+    assert '<p class="followup followup-unverified">' in node
+    assert "Outcome" not in node
+
+
+def test_follow_ups_can_be_set_and_cleared(room: Newsroom) -> None:
+    slug = room.story()["slug"]
+    claim = room.post(slug, "bagus", body="<p>A</p>")
+    later = room.post(slug, "bagus", body="<p>B</p>")
+    later = patch(room, slug, later, "bagus", resolves=claim["id"])
+    assert later["resolves"] == claim["id"]
+    log = room.client.get(f"/api/v1/stories/{slug}/events?after=2").get_json()["events"]
+    assert log[0]["changes"] == ["resolves"]
+    later = patch(room, slug, later, "bagus", resolves=None)
+    assert later["resolves"] is None
+    assert "followup" not in article(page(room, slug), claim["id"])
+
+
+def test_bad_follow_ups_change_nothing(room: Newsroom) -> None:
+    slug = room.story()["slug"]
+    other = room.story(title="Lain")["slug"]
+    foreign = room.post(other, body="<p>Lain</p>")
+    first = room.post(slug, body="<p>A</p>")
+    second = room.post(slug, body="<p>B</p>")
+    gone = room.post(slug, body="<p>C</p>")
+    assert room.call("DELETE", f"/api/v1/stories/{slug}/posts/{gone['id']}").status_code == 204
+    before = room.snapshot()
+    posts = f"/api/v1/stories/{slug}/posts"
+    for path, body in (
+        (posts, {"body": "x", "resolves": "nope"}),
+        (posts, {"body": "x", "resolves": foreign["id"]}),
+        (posts, {"body": "x", "resolves": gone["id"]}),
+        (posts, {"body": "x", "resolves": 5}),
+        (posts, {"body": "x", "resolves": ""}),
+        (f"{posts}/{first['id']}", {"version": 1, "resolves": second["id"]}),  # a later post
+        (f"{posts}/{first['id']}", {"version": 1, "resolves": first["id"]}),  # itself
+    ):
+        method = "POST" if path == posts else "PATCH"
+        r = room.call(method, path, json=body)
+        assert r.status_code == 422, (body, r.get_json())
+        assert r.get_json()["error"]["field"] == "resolves"
+    assert room.snapshot() == before
+
+
+def test_deleting_either_side_unlinks(room: Newsroom) -> None:
+    slug = room.story()["slug"]
+    claim = room.post(slug, body="<p>A</p>")
+    followup = room.post(slug, body="<p>B</p>", resolves=claim["id"])
+    base = f"/api/v1/stories/{slug}/posts"
+    assert room.call("DELETE", f"{base}/{followup['id']}").status_code == 204
+    assert "followup" not in article(page(room, slug), claim["id"])
+    second = room.post(slug, body="<p>C</p>", resolves=claim["id"])
+    assert room.call("DELETE", f"{base}/{claim['id']}").status_code == 204
+    node = article(page(room, slug), second["id"])
+    assert "follows-up" not in node
+    assert "data-resolves" not in node
+
+
+# -- 4. what we know / what we don't know yet --------------------------------------------
+
+
+def box(html: str) -> str:
+    match = re.search(r'<section class="briefing".*?</section>', html, re.S)
+    assert match
+    return match.group(0)
+
+
+def section(markup: str, name: str) -> str:
+    match = re.search(
+        rf'<div class="briefing-section briefing-{name}"[^>]*>.*?</div>', markup, re.S
+    )
+    assert match, name
+    return match.group(0)
+
+
+def test_box_is_built_from_the_statuses(room: Newsroom) -> None:
+    slug = room.story()["slug"]
+    assert " hidden" in box(page(room, slug)).split(">")[0]  # nothing to say yet
+    posts = {
+        status: room.post(slug, body=f"<p>Klaim {status}.</p>", verification={"status": status})
+        for status in ("unverified", "confirmed", "disputed", "false")
+    }
+    for lang, headings in (
+        ("en", ("What we know", "What we don't know yet", "Ruled false")),
+        ("id", ("Yang kami ketahui", "Yang belum kami ketahui", "Dinyatakan keliru")),
+    ):
+        markup = box(page(room, slug, lang))
+        assert " hidden" not in markup.split(">")[0]
+        known, open_, false = (section(markup, n) for n in ("known", "open", "false"))
+        for part, heading in zip((known, open_, false), headings, strict=True):
+            assert text(part).startswith(heading)
+        assert f'href="#post-{posts["confirmed"]["id"]}"' in known
+        assert "Klaim confirmed." in known
+        assert f'href="#post-{posts["false"]["id"]}"' in false
+        assert "Klaim unverified." in open_
+        assert "Klaim disputed." in open_
+        assert LABELS[lang]["disputed"] in open_
+        assert "Klaim confirmed" not in open_ + false
+
+
+def test_editors_word_the_box(room: Newsroom) -> None:
+    slug = room.story()["slug"]
+    r = room.call("PATCH", f"/api/v1/stories/{slug}", "bagus", json={"known": "x"})
+    assert r.status_code == 403
+    r = room.call(
+        "PATCH",
+        f"/api/v1/stories/{slug}",
+        json={"known": "Jembatan runtuh pukul 19.00.", "unknown": "Jumlah korban."},
+    )
+    assert r.status_code == 200, r.get_json()
+    story = r.get_json()
+    assert (story["known"], story["unknown"]) == ("Jembatan runtuh pukul 19.00.", "Jumlah korban.")
+    [event] = room.client.get(f"/api/v1/stories/{slug}/events").get_json()["events"]
+    assert event["changes"] == ["known", "unknown"]
+    assert event["values"] == {"known": story["known"], "unknown": story["unknown"]}
+    markup = box(page(room, slug))
+    assert "Jembatan runtuh pukul 19.00." in section(markup, "known")
+    assert "Jumlah korban." in section(markup, "open")
+    # The desk's story form words it too.
+    desk = Desk(room.app)
+    assert desk.login("rina").status_code == 303
+    r = desk.form(
+        f"/editor/stories/{slug}/settings",
+        {"title": "Judul", "summary": "", "known": "Baru.", "unknown": ""},
+    )
+    assert r.status_code == 303
+    markup = box(page(room, slug))
+    assert "Baru." in section(markup, "known")
+    assert '<p class="briefing-text" lang="id" hidden></p>' in section(markup, "open")
+
+
+def test_box_lists_at_most_five_per_section(room: Newsroom) -> None:
+    slug = room.story()["slug"]
+    for n in range(7):
+        room.post(slug, body=f"<p>Klaim {n}.</p>", verification={"status": "confirmed"})
+    known = section(box(page(room, slug)), "known")
+    assert known.count("<li") == 5
+    assert "and 2 more" in known
+    assert "Klaim 6." in known  # newest first
+    assert "Klaim 0." not in known
+
+
+def test_permalink_badge_opens_the_timeline_and_explains(room: Newsroom) -> None:
+    slug, post = judged(room)
+    r = room.client.get(f"/stories/{slug}/posts/{post['id']}?lang=id")
+    if r.status_code in (301, 302, 303, 307, 308):
+        r = room.client.get(r.headers["Location"])
+    assert r.status_code == 200
+    node = article(r.get_data(as_text=True), post["id"])
+    assert node.count('<li class="history-step') == 3
+    assert '<a class="verification-help" href="/verification?lang=id">' in node
+
+
+def test_desk_publishes_a_follow_up(room: Newsroom) -> None:
+    slug = room.story()["slug"]
+    claim = room.post(slug, "bagus", body="<p>Kabarnya.</p>")
+    desk = Desk(room.app)
+    assert desk.login("dewi").status_code == 303
+    r = desk.publish(slug, body="<p>Ternyata.</p>", resolves=claim["id"])
+    assert r.status_code == 201, r.get_json()
+    assert r.get_json()["resolves"] == claim["id"]
+    r = desk.publish(slug, body="<p>Salah.</p>", resolves="nope")
+    assert r.status_code == 422
+    assert "followup" in article(page(room, slug), claim["id"])
+
+
+def test_desk_form_without_javascript_publishes_a_follow_up(room: Newsroom) -> None:
+    slug = room.story()["slug"]
+    claim = room.post(slug, "bagus", body="<p>Kabarnya.</p>")
+    desk = Desk(room.app)
+    assert desk.login("dewi").status_code == 303
+    form = {"body": "<p>Ternyata.</p>", "verification": "unverified", "resolves": claim["id"]}
+    assert desk.form(f"/editor/stories/{slug}/posts", form).status_code == 303
+    [followup, _] = feed(room, slug)["items"]
+    assert followup["_liveblog"]["resolves"] == claim["id"]
+    page_html = desk.get(f"/editor/stories/{slug}?lang=en").text
+    assert '<select id="resolves" name="resolves">' in page_html
