@@ -32,6 +32,8 @@ _LONE_IMAGE: Final = re.compile(
     r'<p><img src="([^"<>]*)" alt="([^"<>]*)"(?: title="([^"<>]*)")? /></p>'
 )
 _CREDIT_MARK: Final = " — "
+# A quote's last paragraph "— who" (or "-- who") is its attribution.
+_ATTRIBUTION: Final = re.compile(r"<p>(?:—|--) ?([^<\n]+)</p>\n</blockquote>")
 
 
 class TextFormat(enum.StrEnum):
@@ -76,6 +78,7 @@ def render(raw: str, fmt: TextFormat) -> str:
     text = raw.replace("\r\n", "\n").replace("\r", "\n")
     if fmt is TextFormat.MARKDOWN:
         converted = _LONE_IMAGE.sub(_figure, _markdown().render(text))
+        converted = _ATTRIBUTION.sub(r"<p><cite>— \1</cite></p>\n</blockquote>", converted)
     elif fmt is TextFormat.TEXT:
         converted = _text_html(text)
     else:

@@ -188,6 +188,8 @@
       const before = bodyInput.value.slice(0, start);
       if (before && !before.endsWith("\n\n")) text = (before.endsWith("\n") ? "\n" : "\n\n") + text;
       select = [text.length - text.split("\n").pop().length + mark.line.length, text.length];
+      // A quote ends with its attribution, "— who", which formats.py makes a <cite>.
+      if (action === "quote") text += "\n>\n> — " + M.sample_source;
     } else {
       text = "<ul>" + selected.split("\n").map((line) => "<li>" + line + "</li>").join("") + "</ul>";
     }
@@ -196,6 +198,31 @@
     if (select) bodyInput.setSelectionRange(start + select[0], start + select[1]);
     schedulePreview();
   }
+
+  // An image pasted or dropped into the text goes to the image block: it still needs its
+  // alt text (and may get a caption and credit) before it is uploaded and inserted.
+  function takeImage(file) {
+    if (!file || !/^image\//.test(file.type)) return false;
+    const input = document.getElementById("figure-file");
+    const files = new DataTransfer();
+    files.items.add(file);
+    input.files = files.files;
+    document.getElementById("figure-upload").open = true;
+    document.getElementById("figure-alt").focus();
+    flashStatus(M.image_ready);
+    return true;
+  }
+  bodyInput.addEventListener("paste", (event) => {
+    const file = event.clipboardData && event.clipboardData.files[0];
+    if (takeImage(file)) event.preventDefault();
+  });
+  bodyInput.addEventListener("dragover", (event) => {
+    if (event.dataTransfer && [...event.dataTransfer.types].includes("Files")) event.preventDefault();
+  });
+  bodyInput.addEventListener("drop", (event) => {
+    const file = event.dataTransfer && event.dataTransfer.files[0];
+    if (takeImage(file)) event.preventDefault();
+  });
 
   toolbar.addEventListener("click", (event) => {
     const button = event.target.closest("button[data-action]");

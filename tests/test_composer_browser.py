@@ -65,16 +65,20 @@ def test_markdown_by_keyboard_with_an_embed_that_loads_only_on_click(
     page.keyboard.press("Enter")
     page.keyboard.press("Control+Shift+9")  # a quote
     page.keyboard.type("Warga diminta menjauhi bangunan retak.")
+    page.keyboard.press("Control+End")  # the attribution line the quote button left
+    page.keyboard.press("Shift+Home")
+    page.keyboard.type("> — Kepala BPBD Cianjur")
     assert page.input_value("#body") == (
         f"**Gempa susulan** M 4,2 terasa di Cianjur.\n\n{TWEET}\n\n"
-        "> Warga diminta menjauhi bangunan retak."
+        "> Warga diminta menjauhi bangunan retak.\n>\n> — Kepala BPBD Cianjur"
     )
     preview = page.frame_locator("#preview")
     preview.locator("figure.embed[data-provider='x'] a").wait_for()
     assert preview.locator("strong").first.text_content() == "Gempa susulan"
-    assert preview.locator("blockquote").text_content().strip() == (
+    assert preview.locator("blockquote p").first.text_content() == (
         "Warga diminta menjauhi bangunan retak."
     )
+    assert preview.locator("blockquote cite").text_content() == "— Kepala BPBD Cianjur"
     shot(page, "desk-composer.png")
 
     page.keyboard.press("Control+Enter")

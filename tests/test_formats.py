@@ -296,3 +296,17 @@ def test_formats_and_embeds_on_postgresql(tmp_path: Path, postgres_url: str) -> 
     assert body.startswith("<p><strong>Gempa</strong> susulan</p>")
     assert 'data-provider="youtube"' in body
     assert "<iframe" not in body
+
+
+def test_markdown_blocks_image_figure_and_quote_attribution() -> None:
+    body = body_html(
+        '![Warga mengungsi](https://a.example/i.jpg "Di Cianjur — Foto: Rina")\n\n'
+        "> Kami masih mendata.\n>\n> — Kepala BPBD",
+        TextFormat.MARKDOWN,
+    )
+    assert body == (
+        '<figure><img src="https://a.example/i.jpg" alt="Warga mengungsi">'
+        "<figcaption>Di Cianjur <small>Foto: Rina</small></figcaption></figure>\n"
+        "<blockquote>\n<p>Kami masih mendata.</p>\n"
+        "<p><cite>— Kepala BPBD</cite></p>\n</blockquote>"
+    )

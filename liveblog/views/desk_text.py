@@ -98,6 +98,10 @@ def desk_messages() -> dict[str, str]:
         "sample_link": gettext("link text"),
         "sample_quote": gettext("quote"),
         "sample_list": gettext("item"),
+        "sample_source": gettext("who said it"),
+        "image_ready": gettext(
+            "The image is ready: describe it (alt text), then choose “Upload and insert”."
+        ),
         "verdict_reaffirm": gettext("I checked the new text: keep this status"),
         "verdict_will_reset": gettext(
             "The text has changed: on saving, this update becomes “Unverified claim”."
