@@ -27,6 +27,7 @@ import multiprocessing
 import os
 import platform
 import secrets
+import shutil
 import signal
 import socket
 import statistics
@@ -361,6 +362,7 @@ def main() -> None:
                 os.kill(pid, signal.SIGKILL)
             proc.kill()
         log.close()
+        shutil.rmtree(work, ignore_errors=True)
 
     print(f"machine: {platform.node()} {os.cpu_count()} cores, {platform.platform()}")
     print(f"readers: {connected} connected, {dropped} dropped; process replaced: {replaced}")

@@ -5,6 +5,7 @@ This module does no I/O and imports nothing from Flask.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from html import escape
 from typing import Any
@@ -15,11 +16,25 @@ from .sanitize import plain_text
 
 JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
 MIME_TYPE = "application/feed+json"
+#: The longest item title, in characters, before it is cut at a word with an ellipsis.
+TITLE_MAX = 110
+_SENTENCE_END = re.compile(r"(?<=[.!?…])\s")
 
 
 def feed_etag(story: Story, page_key: str) -> str:
     """Return the (unquoted) strong ETag of one feed page; every event of the story changes it."""
     return f"feed-{story.id}-{story.last_seq}-{page_key}"
+
+
+def item_title(text: str, limit: int = TITLE_MAX) -> str:
+    """Return a post's title: the first sentence of its plain text, cut to about `limit`."""
+    sentence = _SENTENCE_END.split(text.strip(), maxsplit=1)[0].strip()
+    if len(sentence) <= limit:
+        return sentence
+    cut = sentence[: limit - 1]
+    if " " in cut[limit // 2 :]:
+        cut = cut.rsplit(" ", 1)[0]
+    return cut.rstrip(" ,;:—-") + "…"
 
 
 def status_line(post: Post, lines: Mapping[Verification, str]) -> str:
@@ -35,13 +50,17 @@ def status_line(post: Post, lines: Mapping[Verification, str]) -> str:
 
 
 def feed_item(
-    post: Post, home_url: str, status_lines: Mapping[Verification, str] | None = None
+    post: Post,
+    home_url: str,
+    status_lines: Mapping[Verification, str] | None = None,
+    fallback_title: str = "",
 ) -> dict[str, Any]:
     """Return one feed item for a post; generic readers see its status in `content_html`."""
     summary = plain_text(post.body, sanitized=True)
     return {
         "id": post.id,
         "url": f"{home_url}#post-{post.id}",
+        "title": item_title(summary) or fallback_title,
         "content_html": status_line(post, status_lines or {}) + post.body,
         "summary": summary[:280],
         "date_published": rfc3339(post.published_at),
@@ -82,5 +101,5 @@ def build_feed(
     if story.status is StoryStatus.ENDED:
         doc["expired"] = True
     doc["_liveblog"] = {"status": story.status.value, "last_seq": story.last_seq}
-    doc["items"] = [feed_item(post, home_url, status_lines) for post in posts]
+    doc["items"] = [feed_item(post, home_url, status_lines, story.title) for post in posts]
     return doc

@@ -5,21 +5,23 @@ overflows, drops, publish-to-send lag); the web layer counts login failures and 
 refusals from its answers and serves `exposition()` (views/metrics.py guards the route).
 
 Several server processes: `liveblog serve` points PROMETHEUS_MULTIPROC_DIR at a fresh
-directory before the workers start (or empties the one the operator chose), so every
-worker writes its values to files there and any worker's /metrics sums them all. The
-gunicorn master calls `worker_exited` when a worker dies, which drops that worker's live
-gauges. Without the variable (tests, `flask run`) the values live in this process.
+directory before any process starts (or empties the one the operator chose), so every
+process writes its values to files there and /metrics sums them all. The live gunicorn
+master calls `worker_exited` when a worker dies, which drops that worker's live gauges.
+Without the variable (tests, `flask run`) the values live in this process.
 """
 
 from __future__ import annotations
 
+import functools
+import logging
 import os
 import re
-import shutil
-import tempfile
 import time
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
+from typing import ParamSpec
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -32,8 +34,10 @@ from prometheus_client import (
     multiprocess,
 )
 
+log = logging.getLogger(__name__)
+P = ParamSpec("P")
+
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
-_OWN_DIR_ENV = "LIVEBLOG_OWN_METRICS_DIR"  # set when serve made the directory itself
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
 READERS = Gauge(
@@ -66,13 +70,28 @@ RATE_LIMITED = Counter(
 _AT = re.compile(r'"at":\s*"([^"]+)"')
 
 
-class HubMetrics:
-    """The hub's observer: counts what happens to readers and frames."""
+def _never_raises(method: Callable[P, None]) -> Callable[P, None]:
+    """Keep a metrics failure (e.g. its directory gone) away from the readers' fan-out."""
 
+    @functools.wraps(method)
+    def safe(*args: P.args, **kwargs: P.kwargs) -> None:
+        try:
+            method(*args, **kwargs)
+        except Exception:  # noqa: BLE001 - metrics must never cost a delivery
+            log.warning("metrics: %s failed", method.__name__, exc_info=True)
+
+    return safe
+
+
+class HubMetrics:
+    """The hub's observer: counts what happens to readers and frames; it never raises."""
+
+    @_never_raises
     def readers(self, slug: str, count: int) -> None:
         """Record how many readers a story has in this process now."""
         READERS.labels(slug).set(count)
 
+    @_never_raises
     def fanned_out(self, texts: list[str], receivers: int) -> None:
         """Count a fan-out of events to `receivers` readers and observe each event's lag."""
         if receivers:
@@ -88,10 +107,12 @@ class HubMetrics:
                 continue
             LAG.observe(max(0.0, now - at))
 
+    @_never_raises
     def overflowed(self) -> None:
         """Count a reader whose queue overflowed."""
         OVERFLOWS.inc()
 
+    @_never_raises
     def dropped(self, reason: str) -> None:
         """Count a reader the server hung up on (e.g. "slow", "broken", "ping_timeout")."""
         DROPPED.labels(reason).inc()
@@ -116,26 +137,18 @@ def exposition() -> bytes:
     return generate_latest(REGISTRY)
 
 
-def prepare_multiprocess_dir() -> Path:
-    """Point PROMETHEUS_MULTIPROC_DIR at an empty directory (call before workers start)."""
+def prepare_multiprocess_dir() -> None:
+    """Empty an operator-chosen PROMETHEUS_MULTIPROC_DIR (call before any process starts).
+
+    Without one, `liveblog serve`'s supervisor makes a fresh directory in its private run
+    directory for the processes it starts, and removes it with that directory.
+    """
     chosen = os.environ.get(MULTIPROC_ENV)
     if chosen:
         folder = Path(chosen)
         folder.mkdir(parents=True, exist_ok=True)
         for stale in folder.glob("*.db"):  # values of a previous run's processes
             stale.unlink(missing_ok=True)
-    else:
-        folder = Path(tempfile.mkdtemp(prefix="liveblog-metrics-"))
-        os.environ[MULTIPROC_ENV] = str(folder)
-        os.environ[_OWN_DIR_ENV] = str(folder)
-    return folder
-
-
-def remove_own_dir() -> None:
-    """Delete the directory `prepare_multiprocess_dir` made (not one the operator chose)."""
-    own = os.environ.get(_OWN_DIR_ENV)
-    if own and own == os.environ.get(MULTIPROC_ENV):
-        shutil.rmtree(own, ignore_errors=True)
 
 
 def worker_exited(pid: int) -> None:

@@ -102,7 +102,6 @@ def options(host: str, port: int, workers: int, connections: int) -> dict[str, A
         "proc_name": "liveblog",
         "control_socket_disable": True,
         "child_exit": _child_exit,
-        "on_exit": _on_exit,
     }
 
 
@@ -111,13 +110,6 @@ def _child_exit(_server: Any, worker: Any) -> None:
     from liveblog.metrics import worker_exited
 
     worker_exited(worker.pid)
-
-
-def _on_exit(_server: Any) -> None:
-    """Remove the metrics directory `liveblog serve` made for this run."""
-    from liveblog.metrics import remove_own_dir
-
-    remove_own_dir()
 
 
 def main(argv: list[str] | None = None) -> None:

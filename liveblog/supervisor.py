@@ -73,6 +73,9 @@ def _commands(args: argparse.Namespace, rundir: Path) -> tuple[list[str], list[s
 
 def _environments(channel: bool, rundir: Path) -> tuple[dict[str, str], dict[str, str]]:
     base = {k: v for k, v in os.environ.items() if k != "LIVEBLOG_EVENTS_SOCKET"}
+    if not base.get("PROMETHEUS_MULTIPROC_DIR"):  # every process's metrics, summed by /metrics
+        (rundir / "metrics").mkdir()
+        base["PROMETHEUS_MULTIPROC_DIR"] = str(rundir / "metrics")
     live = dict(base, LIVEBLOG_APP_SOCKET=str(rundir / "app.sock"))
     live.setdefault("GEVENT_TRACK_GREENLET_TREE", "0")  # saves ~2.5 KiB per reader
     app = dict(base)

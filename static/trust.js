@@ -51,6 +51,9 @@
       const help = make("a", "verification-help", X.help);
       help.href = X.helpUrl;
       details.append(summary, " ", list, " ", help);
+      // A reader who opened the timeline keeps it open when the post changes live.
+      const old = document.querySelector(`#post-${CSS.escape(post.id)} details.verification`);
+      if (old && old.open) details.open = true;
       box.append(details);
       return box;
     }

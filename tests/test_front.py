@@ -57,7 +57,11 @@ def test_forwarded_headers_are_replaced_and_hop_by_hop_dropped() -> None:
         "content-type": "application/json",
         "x-forwarded-for": "203.0.113.9",
         "x-forwarded-proto": "http",
+        "x-liveblog-proxied": "1",  # the client named a proxy hop: not "this host"
     }
+    plain = dict(_request_headers(environ("203.0.113.9", HTTP_HOST="example.test")))
+    assert "x-liveblog-proxied" not in plain
+    assert plain["x-forwarded-for"] == "203.0.113.9"
 
 
 def test_the_app_side_takes_the_client_from_the_front() -> None:

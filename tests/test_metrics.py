@@ -203,3 +203,22 @@ def test_metrics_refused_to_a_proxied_request_on_a_real_server(tmp_path: Path) -
         assert "liveblog_deliveries_total" in scrape(server)
     finally:
         server.stop()
+
+
+def test_a_failing_metric_never_reaches_the_fan_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    """E.g. the metrics directory was removed under a running server: readers still get events."""
+    from liveblog import metrics
+
+    def broken(*_args: object) -> None:
+        raise FileNotFoundError("metrics directory is gone")
+
+    monkeypatch.setattr(metrics.READERS, "labels", broken)
+    monkeypatch.setattr(metrics.DELIVERIES, "inc", broken)
+    log = Log()
+    hub = Hub(log, observer=HubMetrics())
+    sub = hub.subscribe("metrics-broken")
+    hub.publish("metrics-broken", *log.add())
+    sub.wait(0)
+    with sub.lock:
+        assert [f.seq for f in sub.take()] == [1]
+    sub.close()

@@ -40,6 +40,9 @@ def test_timeline_built_live_matches_the_server(browser: Any, site: Site) -> Non
         assert "Ragu" in steps[1]
         assert "(the text changed after the check)" in steps[3]
         assert_built_as_rendered(browser, tab, site, slug, node)
+        # A timeline the reader opened stays open while the post changes live.
+        post = site.patch(slug, post, verification={"status": "false", "note": "Hoaks"})
+        tab.page.wait_for_selector(f"{node}[data-verification='false'] details[open]")
         assert tab.errors == []
     finally:
         tab.close()

@@ -10,6 +10,7 @@ from flask import Blueprint, Response, jsonify, request, url_for
 from ..accounts import actor_of, note_token_use, token_owner
 from ..errors import N_, BadRequest, Unauthorized
 from ..models import Story
+from ..openapi import MAX_EVENTS_PAGE, openapi_document
 from ..payloads import story_payload
 from ..queries import event_frames, require_story
 from ..runtime import runtime
@@ -18,8 +19,6 @@ from ..validation import holds_nul
 from ..web import int_arg
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
-
-MAX_EVENTS_PAGE = 1000
 
 
 def authenticate() -> Actor:
@@ -137,4 +136,13 @@ def events(slug: str) -> Response:
     body = '{"events":[' + ",".join(f for _, f in frames) + f'],"last_seq":{last_seq}}}'
     response = Response(body, mimetype="application/json")
     response.headers["Cache-Control"] = "public, max-age=1"
+    return response
+
+
+@bp.get("/openapi.json")
+def openapi() -> Response:
+    """Return the OpenAPI 3.1 document of this API (public)."""
+    response = jsonify(openapi_document(url_for("reader.index", _external=True)))
+    response.headers["Cache-Control"] = "public, max-age=300"
+    response.headers["Access-Control-Allow-Origin"] = "*"
     return response

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
 from flask import Blueprint, Response, current_app, g, render_template, request, url_for
 from flask_babel import get_locale
 
+from ..atom import MIME_TYPE as ATOM_MIME_TYPE
+from ..atom import build_atom
 from ..errors import N_, NotFound
 from ..feed import MIME_TYPE, build_feed, feed_etag
 from ..i18n import LOCALE_COOKIE, LOCALES
-from ..payloads import dumps
+from ..models import Story
+from ..payloads import dumps, rfc3339
 from ..queries import all_stories, posts_page, require_story, story_post
 from ..renders import Rendered
 from ..runtime import runtime
@@ -54,38 +58,69 @@ def _base_url() -> str:
     return url_for("reader.index", _external=True)
 
 
-@bp.get("/stories/<slug>/feed.json")
-def feed(slug: str) -> Response:
-    """Return the story's JSON Feed 1.1, newest first, paged with next_url."""
+def _feed_page(
+    story: Story, before: int | None, endpoint: str
+) -> tuple[dict[str, Any], str | None]:
+    """Return one JSON Feed page of the story and the next page's URL on `endpoint`."""
     page_size: int = current_app.config["LIVEBLOG_FEED_PAGE_SIZE"]
+    with runtime().db.read() as session:
+        posts = posts_page(session, story, before=before, limit=page_size + 1)
+    next_url = next_json = None
+    if len(posts) > page_size:
+        posts = posts[:page_size]
+        cursor = posts[-1].created_seq
+        next_json = url_for(".feed", slug=story.slug, before=cursor, _external=True)
+        next_url = url_for(endpoint, slug=story.slug, before=cursor, _external=True)
+    doc = build_feed(
+        story,
+        posts,
+        home_url=url_for(".story", slug=story.slug, _external=True),
+        feed_url=url_for(".feed", slug=story.slug, _external=True),
+        next_url=next_json,
+        status_lines=status_lines(story.language),
+    )
+    return doc, next_url
+
+
+def _send_feed(slug: str, kind: str, render: Callable[[Story, int | None], Rendered]) -> Response:
+    """Answer one feed page of a kind ("feed", "atom") through the render cache."""
     max_age: int = current_app.config["LIVEBLOG_FEED_MAX_AGE"]
     before = int_arg("before", 0, 1) if "before" in request.args else None
     with runtime().db.read() as session:
         story = require_story(session, slug)
-    etag = feed_etag(story, f"b{before}" if before else "top")
-    key = ("feed", story.id, story.last_seq, before, _base_url())
-
-    def render() -> Rendered:
-        with runtime().db.read() as session:
-            posts = posts_page(session, story, before=before, limit=page_size + 1)
-        next_url = None
-        if len(posts) > page_size:
-            posts = posts[:page_size]
-            next_url = url_for(".feed", slug=slug, before=posts[-1].created_seq, _external=True)
-        doc = build_feed(
-            story,
-            posts,
-            home_url=url_for(".story", slug=slug, _external=True),
-            feed_url=url_for(".feed", slug=slug, _external=True),
-            next_url=next_url,
-            status_lines=status_lines(story.language),
-        )
-        return Rendered(dumps(doc).encode(), MIME_TYPE)
-
+    page_key = f"b{before}" if before else "top"
+    etag = feed_etag(story, page_key if kind == "feed" else f"{kind}-{page_key}")
+    key = (kind, story.id, story.last_seq, before, _base_url())
     # No database session is held while this request waits for someone else's render.
-    response = send(key, etag, render, max_age=max_age)
+    response = send(key, etag, lambda: render(story, before), max_age=max_age)
     response.headers["Access-Control-Allow-Origin"] = "*"
     return response
+
+
+@bp.get("/stories/<slug>/feed.json")
+def feed(slug: str) -> Response:
+    """Return the story's JSON Feed 1.1, newest first, paged with next_url."""
+
+    def render(story: Story, before: int | None) -> Rendered:
+        doc, _ = _feed_page(story, before, ".feed")
+        return Rendered(dumps(doc).encode(), MIME_TYPE)
+
+    return _send_feed(slug, "feed", render)
+
+
+@bp.get("/stories/<slug>/feed.atom")
+def atom(slug: str) -> Response:
+    """Return the story's Atom 1.0 feed: the JSON Feed's items, paged with rel=next."""
+
+    def render(story: Story, before: int | None) -> Rendered:
+        doc, next_url = _feed_page(story, before, ".atom")
+        self_url = url_for(".atom", slug=slug, before=before, _external=True)
+        xml = build_atom(
+            doc, self_url=self_url, next_url=next_url, updated=rfc3339(story.updated_at) or ""
+        )
+        return Rendered(xml, ATOM_MIME_TYPE)
+
+    return _send_feed(slug, "atom", render)
 
 
 def _page_private(locale_from: LocaleSource) -> bool:
