@@ -14,6 +14,7 @@ from flask_wtf.csrf import CSRFProtect
 
 from . import logs
 from .config import load_config
+from .embeds import FRAME_SOURCES
 from .i18n import select_locale
 from .runtime import Runtime
 
@@ -112,7 +113,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
             "Content-Security-Policy",
             "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' https:;"
             " connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none';"
-            " form-action 'self'",
+            f" form-action 'self'; frame-src {' '.join(FRAME_SOURCES)}",
         )
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")

@@ -101,9 +101,13 @@ def scan(raw: str) -> tuple[int, int]:
     return tags, depth
 
 
-def clean_body(raw: str) -> str:
-    """Return the sanitized body, refusing input too large, too complex or growing too much."""
-    if len(raw) > MAX_BODY_CHARS:
+def clean_body(raw: str, *, max_chars: int = MAX_BODY_CHARS) -> str:
+    """Return the sanitized body, refusing input too large, too complex or growing too much.
+
+    `max_chars` is larger for HTML converted from Markdown or text, whose source was held to
+    `MAX_BODY_CHARS` already (see `formats.body_html`).
+    """
+    if len(raw) > max_chars:
         raise TooLarge(
             N_("The post body is longer than %(limit)d characters."), limit=MAX_BODY_CHARS
         )

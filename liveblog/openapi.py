@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import validation as v
+from .formats import TextFormat
 from .models import EventType, StoryStatus, Verification
 from .sanitize import MAX_BODY_CHARS
 
@@ -49,7 +50,13 @@ RESOLVES = {
 BODY = {
     "type": "string",
     "maxLength": MAX_BODY_CHARS,
-    "description": "HTML, sanitized on write (see docs/API.md).",
+    "description": "HTML, Markdown or plain text as `format` says; stored as sanitized HTML.",
+}
+FORMAT = {
+    "type": "string",
+    "enum": [f.value for f in TextFormat],
+    "default": TextFormat.HTML.value,
+    "description": "How `body` is written (see docs/API.md).",
 }
 
 REQUESTS: dict[str, dict[str, Any]] = {
@@ -78,6 +85,7 @@ REQUESTS: dict[str, dict[str, Any]] = {
     "PostCreate": _obj(
         {
             "body": BODY,
+            "format": FORMAT,
             "verification": _ref("VerificationInput"),
             "pinned": {"type": "boolean"},
             "key_event": {"type": "boolean"},
@@ -90,6 +98,7 @@ REQUESTS: dict[str, dict[str, Any]] = {
         {
             "version": {"type": "integer", "minimum": 1, "maximum": v.MAX_INT},
             "body": BODY,
+            "format": FORMAT,
             "verification": _ref("VerificationInput"),
             "pinned": {"type": "boolean"},
             "key_event": {"type": "boolean"},

@@ -16,6 +16,8 @@ from bleach.html5lib_shim import BleachHTMLParser, convert_entities
 from bleach.linkifier import LinkifyFilter, build_url_re
 from bleach.sanitizer import Cleaner
 
+from .embeds import EMBED_ID_RE, FIGURE_CLASSES, PROVIDERS
+
 if TYPE_CHECKING:
     from html5lib.treewalkers.base import TreeWalker
 
@@ -50,6 +52,8 @@ _ALLOWED_ATTRIBUTES: Final[dict[str, frozenset[str]]] = {
     "a": frozenset({"href"}),
     "blockquote": frozenset({"cite"}),
     "img": frozenset({"src", "alt", "width", "height"}),
+    # Embeds and link cards (embeds.py); each value is checked in `_allow_attribute`.
+    "figure": frozenset({"class", "data-provider", "data-id"}),
 }
 
 #: URL-valued attributes and the only scheme prefixes they may start with.
@@ -101,6 +105,12 @@ def _allow_attribute(tag: str, name: str, value: str) -> bool:
         return _url_allowed(tag, name, value)
     if name in ("width", "height"):
         return _DIMENSION_RE.fullmatch(value.strip()) is not None
+    if name == "class":
+        return value in FIGURE_CLASSES
+    if name == "data-provider":
+        return value in PROVIDERS
+    if name == "data-id":
+        return EMBED_ID_RE.fullmatch(value) is not None
     return True
 
 

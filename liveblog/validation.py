@@ -14,7 +14,7 @@ from functools import cache
 from typing import Any
 
 from .errors import N_, BadRequest, Invalid
-from .markup import clean_body
+from .formats import body_html, parse_format
 from .models import StoryStatus, Verification
 
 LANGUAGES = ("id", "en")
@@ -35,10 +35,11 @@ _UNSET: Any = object()
 #: The fields each request body may hold (the OpenAPI document is held to these by a test).
 STORY_CREATE_FIELDS = ("title", "language", "timezone", "slug", "summary")
 STORY_UPDATE_FIELDS = ("title", "summary", "status", "known", "unknown")
-POST_CREATE_FIELDS = ("body", "verification", "pinned", "key_event", "resolves")
+POST_CREATE_FIELDS = ("body", "format", "verification", "pinned", "key_event", "resolves")
 POST_UPDATE_FIELDS = (
     "version",
     "body",
+    "format",
     "verification",
     "pinned",
     "key_event",
@@ -137,6 +138,7 @@ def _bool(data: dict[str, Any], field: str) -> Any:
 
 
 def _body(data: dict[str, Any], *, required: bool) -> Any:
+    fmt = parse_format(data.get("format"))
     if "body" not in data:
         if required:
             raise Invalid("body", N_("The field '%(field)s' is required."))
@@ -144,7 +146,7 @@ def _body(data: dict[str, Any], *, required: bool) -> Any:
     raw = data["body"]
     if not isinstance(raw, str):
         raise Invalid("body", N_("The field '%(field)s' must be a string."))
-    body = clean_body(raw)
+    body = body_html(raw, fmt)
     if not body:
         raise Invalid("body", N_("The post body is empty once unsafe markup is removed."))
     return body

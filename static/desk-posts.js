@@ -21,15 +21,24 @@
     // Post times in the story's zone, named as the server names it ("20.15 WIB") when the
     // zone's name never changes, else as the browser names it for that time.
     const zoneName = cfg.zoneName;
+    // Hours and minutes as the reader page writes them ("08.30" in Indonesian), from the
+    // server's Babel pattern (data-clock); the day before them as the reader's "6 Des".
+    let clock = {};
+    try { clock = JSON.parse(cfg.clock || "{}"); } catch (e) { clock = {}; }
     let timeFormat;
+    let dayFormat;
     try {
-      timeFormat = new Intl.DateTimeFormat(cfg.locale, { timeZone: cfg.timezone, day: "numeric",
-        month: "short", hour: "2-digit", minute: "2-digit", hourCycle: "h23",
+      timeFormat = new Intl.DateTimeFormat(cfg.locale, { ...clock, timeZone: cfg.timezone,
         timeZoneName: zoneName ? undefined : "short" });
+      dayFormat = new Intl.DateTimeFormat(cfg.locale, { timeZone: cfg.timezone, day: "numeric", month: "short" });
     } catch (e) {
-      timeFormat = new Intl.DateTimeFormat(cfg.locale, { dateStyle: "medium", timeStyle: "short" });
+      timeFormat = new Intl.DateTimeFormat(cfg.locale, { timeStyle: "short" });
+      dayFormat = new Intl.DateTimeFormat(cfg.locale, { dateStyle: "medium" });
     }
-    const showTime = (iso) => timeFormat.format(new Date(iso)) + (zoneName ? " " + zoneName : "");
+    const showTime = (iso) => {
+      const date = new Date(iso);
+      return dayFormat.format(date) + ", " + timeFormat.format(date) + (zoneName ? " " + zoneName : "");
+    };
 
     function badge(status, note) {
       return h("p", { class: "badge badge-" + status }, [
@@ -252,7 +261,9 @@
         const post = await call("PATCH", postUrl(id), { version, ...changes });
         closePanel(id);
         upsert(post);
-        notify(M.saved, "ok");
+        // Said beside the post that was saved, not beside the compose box's Publish.
+        const saved = views.get(id);
+        if (saved) saved.panel.replaceChildren(h("p", { class: "panel-status saved-note ok", role: "status", text: M.saved }));
       } catch (err) {
         if (err.code === "stale_version" && err.details.current) showConflict(id, changes, err.details.current);
         else if (v) panelMessage(v, err.message, "error");
@@ -319,7 +330,8 @@
             h("strong", { text: fmt(M.version, { n: r.version }) }),
             h("time", { datetime: r.created_at, text: showTime(r.created_at) }),
             h("span", { text: fmt(M.edited_by, { name: r.editor.name }) }),
-            h("span", { class: "muted", text: r.changes.join(", ") }),
+            h("span", { class: "muted revision-changes",
+              text: r.changes.map((c) => M["change_" + c] || c).join(", ") }),
           ]),
           r.reason ? h("p", { class: "revision-reason", text: M.delete_reason + " " + r.reason }) : null,
           badge(r.verification.status, r.verification.note),

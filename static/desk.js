@@ -68,6 +68,8 @@
   const bodyInput = document.getElementById("body");
   const statusLine = document.getElementById("compose-status");
   const preview = document.getElementById("preview");
+  const formatInput = document.getElementById("format");
+  const toolbar = document.getElementById("toolbar");
   let publishing = false;
 
   function flashStatus(text, kind) {
@@ -83,6 +85,7 @@
     const content = html || '<p class="muted">' + escapeHtml(M.empty_preview) + "</p>";
     preview.srcdoc = '<!doctype html><html lang="' + escapeHtml(cfg.locale) + '"><head>' +
       '<meta charset="utf-8"><link rel="stylesheet" href="' + escapeHtml(cfg.cssUrl) + '">' +
+      '<link rel="stylesheet" href="' + escapeHtml(cfg.embedsCssUrl) + '">' +
       '<link rel="stylesheet" href="' + escapeHtml(cfg.deskCssUrl) + '">' +
       '</head><body class="preview-doc"><div class="post-body">' + content + "</div></body></html>";
   }
@@ -94,7 +97,7 @@
     previewTimer = setTimeout(async () => {
       const asked = ++previewAsked;
       try {
-        const data = await call("POST", cfg.previewUrl, { body: bodyInput.value });
+        const data = await call("POST", cfg.previewUrl, { body: bodyInput.value, format: formatInput.value });
         if (asked === previewAsked) showPreview(data.html); // sanitized by the server
       } catch (err) {
         if (asked === previewAsked) flashStatus(err.message, "error");
@@ -109,6 +112,7 @@
     flashStatus(M.publishing);
     const payload = {
       body: bodyInput.value,
+      format: formatInput.value,
       verification: { status: form.verification.value, note: form.note.value },
       key_event: form.key_event.checked,
     };
@@ -117,6 +121,7 @@
     try {
       upsert(await call("POST", cfg.postsUrl, payload));
       form.reset();
+      formatInput.value = payload.format; // the reporter's choice stays
       showPreview("");
       flashStatus(M.published, "ok");
       bodyInput.focus();
@@ -136,11 +141,117 @@
   });
   bodyInput.addEventListener("input", schedulePreview);
 
+  // -- the format and its formatting buttons ----------------------------------------------
+
+  const FORMAT_KEY = "liveblog.desk.format";
+  try {
+    const saved = localStorage.getItem(FORMAT_KEY);
+    if (saved && [...formatInput.options].some((o) => o.value === saved)) formatInput.value = saved;
+  } catch (e) { /* storage may be off */ }
+
+  function syncFormat() {
+    toolbar.hidden = formatInput.value === "text"; // plain text has no markup to insert
+    try { localStorage.setItem(FORMAT_KEY, formatInput.value); } catch (e) { /* ignore */ }
+  }
+  formatInput.addEventListener("change", () => { syncFormat(); schedulePreview(); });
+  syncFormat();
+
+  // Each action wraps the selection (or a placeholder word) in Markdown or HTML.
+  const MARKS = {
+    markdown: {
+      bold: ["**", "**"], italic: ["_", "_"], link: ["[", "](https://)"],
+      quote: { line: "> " }, list: { line: "- " },
+    },
+    html: {
+      bold: ["<strong>", "</strong>"], italic: ["<em>", "</em>"], link: ['<a href="https://">', "</a>"],
+      quote: ["<blockquote><p>", "</p></blockquote>"], list: { items: true },
+    },
+  };
+
+  function format(action) {
+    const marks = MARKS[formatInput.value];
+    if (!marks) return;
+    const mark = marks[action];
+    const start = bodyInput.selectionStart;
+    const end = bodyInput.selectionEnd;
+    const selected = bodyInput.value.slice(start, end) || M["sample_" + action] || "…";
+    let text;
+    let select = null; // [from, to] within `text` to select afterwards
+    if (Array.isArray(mark)) {
+      text = mark[0] + selected + mark[1];
+      select = action === "link"
+        ? [mark[0].length + selected.length + 2, text.length - 1]
+        : [mark[0].length, mark[0].length + selected.length];
+      if (action === "link" && formatInput.value === "html") select = [9, 17];
+    } else if (mark.line) {
+      text = selected.split("\n").map((line) => mark.line + line).join("\n");
+      const before = bodyInput.value.slice(0, start);
+      if (before && !before.endsWith("\n\n")) text = (before.endsWith("\n") ? "\n" : "\n\n") + text;
+      select = [text.length - text.split("\n").pop().length + mark.line.length, text.length];
+      // A quote ends with its attribution, "— who", which formats.py makes a <cite>.
+      if (action === "quote") text += "\n>\n> — " + M.sample_source;
+    } else {
+      text = "<ul>" + selected.split("\n").map((line) => "<li>" + line + "</li>").join("") + "</ul>";
+    }
+    bodyInput.focus();
+    bodyInput.setRangeText(text, start, end, "end");
+    if (select) bodyInput.setSelectionRange(start + select[0], start + select[1]);
+    schedulePreview();
+  }
+
+  // An image pasted or dropped into the text goes to the image block: it still needs its
+  // alt text (and may get a caption and credit) before it is uploaded and inserted.
+  function takeImage(file) {
+    if (!file || !/^image\//.test(file.type)) return false;
+    const input = document.getElementById("figure-file");
+    const files = new DataTransfer();
+    files.items.add(file);
+    input.files = files.files;
+    document.getElementById("figure-upload").open = true;
+    document.getElementById("figure-alt").focus();
+    flashStatus(M.image_ready);
+    return true;
+  }
+  bodyInput.addEventListener("paste", (event) => {
+    const file = event.clipboardData && event.clipboardData.files[0];
+    if (takeImage(file)) event.preventDefault();
+  });
+  bodyInput.addEventListener("dragover", (event) => {
+    if (event.dataTransfer && [...event.dataTransfer.types].includes("Files")) event.preventDefault();
+  });
+  bodyInput.addEventListener("drop", (event) => {
+    const file = event.dataTransfer && event.dataTransfer.files[0];
+    if (takeImage(file)) event.preventDefault();
+  });
+
+  toolbar.addEventListener("click", (event) => {
+    const button = event.target.closest("button[data-action]");
+    if (button) format(button.dataset.action);
+  });
+
+  const SHORTCUTS = { KeyB: "bold", KeyI: "italic", KeyK: "link", Digit9: "quote", Digit8: "list" };
+  bodyInput.addEventListener("keydown", (event) => {
+    if (!(event.ctrlKey || event.metaKey) || event.altKey || toolbar.hidden) return;
+    const action = SHORTCUTS[event.code];
+    const needsShift = action === "quote" || action === "list";
+    if (!action || needsShift !== event.shiftKey) return;
+    event.preventDefault();
+    format(action);
+  });
+
   function insertAtCursor(textarea, text) {
     const start = textarea.selectionStart ?? textarea.value.length;
     const end = textarea.selectionEnd ?? start;
     textarea.setRangeText(text, start, end, "end");
     textarea.focus();
+  }
+
+  // Markdown: an image alone in its paragraph, its title the caption and " — " the credit
+  // (formats.py makes it a figure with a figcaption).
+  function figureMarkdown(url, alt, caption, credit) {
+    const clean = (text) => text.replace(/[\[\]"\n]/g, " ");
+    const title = [caption, credit].filter(Boolean).map(clean).join(" — ");
+    return "\n\n![" + clean(alt) + "](" + url + (title ? ' "' + title + '"' : "") + ")\n\n";
   }
 
   function figureHtml(url, alt, caption, credit) {
@@ -157,13 +268,17 @@
     const fileInput = document.getElementById("figure-file");
     const file = fileInput.files && fileInput.files[0];
     if (!file) { fileInput.focus(); return; }
+    const altInput = document.getElementById("figure-alt");
+    if (!altInput.value.trim()) { flashStatus(M.alt_required, "error"); altInput.focus(); return; }
+    if (formatInput.value === "text") { flashStatus(M.image_needs_markup, "error"); formatInput.focus(); return; }
     const data = new FormData();
     data.append("file", file);
     flashStatus(M.uploading);
     try {
       const stored = await call("POST", cfg.uploadUrl, data, true);
       const value = (name) => document.getElementById(name).value.trim();
-      insertAtCursor(bodyInput, figureHtml(stored.url, value("figure-alt"),
+      const build = formatInput.value === "markdown" ? figureMarkdown : figureHtml;
+      insertAtCursor(bodyInput, build(stored.url, value("figure-alt"),
         value("figure-caption"), value("figure-credit")));
       for (const name of ["figure-file", "figure-alt", "figure-caption", "figure-credit"]) {
         document.getElementById(name).value = "";

@@ -77,9 +77,11 @@ def sign_in(browser: Any, server: Server, name: str, lang: str = "en") -> Any:
     return page
 
 
-def open_desk(page: Any, server: Server, slug: str) -> None:
+def open_desk(page: Any, server: Server, slug: str, fmt: str = "html") -> None:
+    """Open a story's desk, its composer set to `fmt` (these tests type HTML by default)."""
     page.goto(f"{server.base}/editor/stories/{slug}")
     page.wait_for_selector("#connection.ok")  # the live stream is up
+    page.select_option("#format", fmt)
 
 
 def shot(page: Any, name: str) -> None:

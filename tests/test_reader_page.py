@@ -418,7 +418,8 @@ def test_a_title_with_markup_is_escaped(client: FlaskClient, newsroom: Newsroom)
     assert "<img src=x" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     # Exactly our own scripts, whatever the title says.
-    assert len(page.all("script")) == 5  # JSON-LD, config, trust.js, live.js, share.js
+    # JSON-LD, config, trust.js, live.js, share.js, embeds.js
+    assert len(page.all("script")) == 6
     assert page.json(type="application/ld+json")["headline"] == nasty
     assert page.json(id="liveblog-config")["slug"] == slug
     assert page.one("meta", property="og:title").get("content") == nasty
@@ -464,4 +465,5 @@ def test_other_pages_share_the_language_and_look(
     missing = client.get("/stories/no-such-story?lang=en")
     assert missing.status_code == 404
     assert Page(missing.text).one("html").get("lang") == "en"
-    assert Page(missing.text).one("link", rel="stylesheet").get("href") == "/static/liveblog.css"
+    sheets = [link.get("href") for link in Page(missing.text).all("link", rel="stylesheet")]
+    assert sheets == ["/static/liveblog.css", "/static/embeds.css"]

@@ -17,7 +17,7 @@ from sqlalchemy.orm import selectinload
 from werkzeug.exceptions import HTTPException
 
 from ..errors import N_, BadRequest, Invalid, LiveblogError, NotFound
-from ..markup import clean_body
+from ..formats import body_html, parse_format
 from ..models import Post, PostRevision
 from ..payloads import post_payload, rfc3339
 from ..queries import posts_page, require_story
@@ -85,12 +85,12 @@ def _desk_post(post: Post, slug: str, user_id: int, is_editor: bool) -> dict[str
 
 @bp.post("/preview")
 def preview() -> Response:
-    """Return exactly the HTML the sanitizer would keep of a draft body."""
+    """Return exactly the HTML a draft body would be stored as (`{body, format?}`)."""
     data = json_body()
     body = data.get("body") if isinstance(data, dict) else None
     if not isinstance(body, str):
         raise Invalid("body", N_("The field '%(field)s' must be a string."))
-    return jsonify({"html": clean_body(body)})
+    return jsonify({"html": body_html(body, parse_format(data.get("format")))})
 
 
 @bp.get("/api/stories/<slug>/state")

@@ -78,6 +78,30 @@ def desk_messages() -> dict[str, str]:
             "update to “Unverified claim” unless an editor sets the status again in the "
             "same save."
         ),
+        # The history's names for what a revision changed (`PostRevision.changes`).
+        "change_created": gettext("created"),
+        "change_body": gettext("text"),
+        "change_verification": gettext("verification"),
+        "change_pinned": gettext("pinned"),
+        "change_key_event": gettext("key event"),
+        "change_corrections": gettext("correction"),
+        "change_resolves": gettext("follow-up"),
+        "change_deleted": gettext("deleted"),
+        "change_purged": gettext("erased"),
+        # The composer.
+        "alt_required": gettext("Describe the image for blind readers (alt text) first."),
+        "image_needs_markup": gettext(
+            "Plain text cannot hold an image: choose Markdown or HTML first."
+        ),
+        "sample_bold": gettext("bold text"),
+        "sample_italic": gettext("italic text"),
+        "sample_link": gettext("link text"),
+        "sample_quote": gettext("quote"),
+        "sample_list": gettext("item"),
+        "sample_source": gettext("who said it"),
+        "image_ready": gettext(
+            "The image is ready: describe it (alt text), then choose “Upload and insert”."
+        ),
         "verdict_reaffirm": gettext("I checked the new text: keep this status"),
         "verdict_will_reset": gettext(
             "The text has changed: on saving, this update becomes “Unverified claim”."

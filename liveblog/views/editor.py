@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from babel.dates import format_skeleton, format_time
 from flask import (
     Blueprint,
     Response,
@@ -21,7 +22,7 @@ from flask import (
     request,
     url_for,
 )
-from flask_babel import format_datetime, gettext
+from flask_babel import gettext
 from werkzeug.wrappers import Response as BaseResponse
 
 from ..errors import LiveblogError
@@ -32,6 +33,7 @@ from ..runtime import runtime
 from ..web import describe
 from .desk_text import ROLE_LABELS, desk_messages
 from .editor_auth import DeskUser, current_user, locale, refuse_foreign_origin
+from .page import clock_options
 
 bp = Blueprint("editor", __name__, url_prefix="/editor")
 
@@ -85,9 +87,11 @@ def _private(response: Response) -> Response:
 
 
 def local_time(value: datetime, timezone: str) -> str:
-    """Format a time in a story's zone with the zone's abbreviation."""
-    local = value.astimezone(ZoneInfo(timezone))
-    return f"{format_datetime(local, 'd MMM y, HH:mm', rebase=False)} {local.tzname()}"
+    """Format a time in a story's zone as the reader page does ("6 Des 2026, 08.30 WIB")."""
+    zone = ZoneInfo(timezone)
+    local = value.astimezone(zone)
+    day = format_skeleton("yMMMd", local, tzinfo=zone, locale=locale())
+    return f"{day}, {format_time(local, 'short', tzinfo=zone, locale=locale())} {local.tzname()}"
 
 
 def fixed_zone_name(timezone: str) -> str:
@@ -177,6 +181,7 @@ def desk(slug: str) -> str:
             story=story,
             updated=local_time(story.updated_at, story.timezone),
             zone_name=fixed_zone_name(story.timezone),
+            clock=clock_options(locale()),
             live=story.status is StoryStatus.LIVE,
             choices=verification_choices(desk_user),
             messages=desk_messages(),
@@ -230,6 +235,7 @@ def compose(slug: str) -> BaseResponse:
     form = request.form
     data: dict[str, Any] = {
         "body": form.get("body", ""),
+        "format": form.get("format", "html"),
         "verification": {
             "status": form.get("verification", "unverified"),
             "note": form.get("note", ""),

@@ -39,6 +39,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from ..accounts import actor_of, authenticate
 from ..desk_sessions import end_session, session_user, start_session
+from ..i18n import LOCALES
 from ..logins import (
     DEVICE_COOKIE,
     DEVICE_MAX_AGE,
@@ -160,9 +161,12 @@ def _devices() -> DeviceCookies:
 
 
 def _login_page(status: int = 200, error: str | None = None) -> tuple[str, int]:
+    asked = request.args.get("lang")
     html = render_template(
         "editor/login.html",
         locale=locale(),
+        # A language asked for in the URL carries through the POST (and its error page).
+        lang=asked if asked in LOCALES else None,
         error=error,
         username=request.form.get("username", ""),
         next=request.values.get("next", ""),
