@@ -141,6 +141,7 @@ async def measure(mode: str, args: argparse.Namespace) -> dict[str, Any]:
         fleet.expected = set(seqs)
         fleet.remaining = len(alive) * len(seqs)
         published: dict[int, float] = {}
+        acked: dict[int, float] = {}  # when the write API answered: the app side's share
         statuses: Counter[int] = Counter()
         start = time.monotonic()
         for k, seq in enumerate(seqs):
@@ -148,6 +149,7 @@ async def measure(mode: str, args: argparse.Namespace) -> dict[str, Any]:
             published[seq] = time.monotonic()
             try:
                 statuses[await asyncio.wait_for(target.publish(seq), 60)] += 1
+                acked[seq] = time.monotonic()
             except (TimeoutError, OSError):
                 statuses[-1] += 1
         try:
@@ -184,6 +186,17 @@ async def measure(mode: str, args: argparse.Namespace) -> dict[str, Any]:
                 "p99": ms(percentile(latencies, 99)),
                 "max": ms(latencies[-1] if latencies else None),
             },
+            "per_update": [
+                {
+                    "seq": s,
+                    "publish_ack_ms": ms(acked[s] - published[s]) if s in acked else None,
+                    "slowest_reader_ms": ms(
+                        max((r.got[s] for r in alive if s in r.got), default=published[s])
+                        - published[s]
+                    ),
+                }
+                for s in seqs
+            ],
             "healthz_ms": {
                 "samples": len(health),
                 "p50": ms(percentile(health, 50)),
