@@ -152,12 +152,27 @@ class Body:
             yield chunk
 
 
+#: Writes that carry the news (the API and the desk's JSON calls): they get app processes of
+#: their own, so a flood of page views or sign-ins never queues a reporter's update.
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+WRITE_PREFIXES = ("/api/v1/", "/editor/api/")
+
+
+def is_write(environ: dict[str, Any]) -> bool:
+    """Tell whether a request is a write of the API or the desk (not a sign-in or preview)."""
+    method = environ.get("REQUEST_METHOD", "")
+    return method in WRITE_METHODS and environ.get("PATH_INFO", "").startswith(WRITE_PREFIXES)
+
+
 class Front:
     """Route readers and /healthz to the live app, everything else to the app processes."""
 
-    def __init__(self, live_app: Any, app_socket: str, trusted: str = "") -> None:
+    def __init__(
+        self, live_app: Any, app_socket: str, trusted: str = "", write_socket: str = ""
+    ) -> None:
         self.live_app = live_app
         self.app_socket = app_socket
+        self.write_socket = write_socket or app_socket
         self.trusted = trusted_networks(trusted)
 
     def __call__(
@@ -193,7 +208,8 @@ class Front:
     ) -> Iterable[bytes]:
         """Pass the request to the app processes and their answer back."""
         body = self._read_body(environ)
-        conn = UnixConnection(self.app_socket, APP_TIMEOUT)
+        target = self.write_socket if is_write(environ) else self.app_socket
+        conn = UnixConnection(target, APP_TIMEOUT)
         try:
             conn.putrequest(
                 environ["REQUEST_METHOD"],

@@ -77,7 +77,12 @@ class LiveblogServer(BaseApplication):  # type: ignore[misc]
             ChannelListener(listen, app.extensions["liveblog"].hub).start()
         app_socket = os.environ.get("LIVEBLOG_APP_SOCKET")
         if app_socket:
-            wsgi = Front(app, app_socket, app.config["LIVEBLOG_TRUSTED_PROXIES"])
+            wsgi = Front(
+                app,
+                app_socket,
+                app.config["LIVEBLOG_TRUSTED_PROXIES"],
+                os.environ.get("LIVEBLOG_WRITE_SOCKET", ""),
+            )
         # Thousands of long-lived readers make full collections slow and frequent: collect
         # the old generation less often, and never scan what start-up allocated.
         gc.set_threshold(700, 10, 100)

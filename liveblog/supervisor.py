@@ -1,15 +1,17 @@
 """`liveblog serve`: start the live process and the app processes, and stop them together.
 
-Imports nothing from Flask; it only starts and watches two gunicorn masters:
+Imports nothing from Flask; it only starts and watches three gunicorn masters:
 
 - the live process (`server.py`, gevent) on the public port: WebSocket readers and
   `/healthz`, everything else passed on to
 - the app processes (`appserver.py`, threads, lower CPU priority) on a Unix socket in a
-  private directory made for this run.
+  private directory made for this run: pages, feeds, sign-ins, previews; and
+- the write process (the same code, on its own socket): the API's and the desk's writes,
+  so that a flood of page views or sign-ins never queues a reporter's update.
 
 With no Redis, a second Unix socket beside it carries committed events from the app
 processes to the live process (`channel.py`). A signal to this process goes to both. When
-the app side dies on its own it is started again (readers stay connected meanwhile); when
+an app side dies on its own it is started again (readers stay connected meanwhile); when
 the live side ends, everything stops. Each child gets SIGTERM should this process die
 without a word (kill -9).
 """
@@ -43,7 +45,7 @@ def _die_with_parent() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
-def _commands(args: argparse.Namespace, rundir: Path) -> tuple[list[str], list[str]]:
+def _commands(args: argparse.Namespace, rundir: Path) -> tuple[list[str], dict[str, list[str]]]:
     live = [
         sys.executable,
         "-c",
@@ -57,18 +59,26 @@ def _commands(args: argparse.Namespace, rundir: Path) -> tuple[list[str], list[s
         "--connections",
         str(args.connections),
     ]
-    app = [
-        sys.executable,
-        "-c",
-        APP_BOOT,
-        "--socket",
-        str(rundir / "app.sock"),
-        "--workers",
-        str(args.app_workers),
-        "--threads",
-        str(args.app_threads),
-    ]
-    return live, app
+
+    def app(socket_name: str, workers: int, threads: int) -> list[str]:
+        return [
+            sys.executable,
+            "-c",
+            APP_BOOT,
+            "--socket",
+            str(rundir / socket_name),
+            "--workers",
+            str(workers),
+            "--threads",
+            str(threads),
+        ]
+
+    # Pages, feeds, sign-ins and previews in one pool; the API's and the desk's writes in
+    # a small one of their own, so no flood of the first kind delays an update.
+    return live, {
+        "app": app("app.sock", args.app_workers, args.app_threads),
+        "write": app("write.sock", 1, 4),
+    }
 
 
 def _environments(channel: bool, rundir: Path) -> tuple[dict[str, str], dict[str, str]]:
@@ -76,7 +86,11 @@ def _environments(channel: bool, rundir: Path) -> tuple[dict[str, str], dict[str
     if not base.get("PROMETHEUS_MULTIPROC_DIR"):  # every process's metrics, summed by /metrics
         (rundir / "metrics").mkdir()
         base["PROMETHEUS_MULTIPROC_DIR"] = str(rundir / "metrics")
-    live = dict(base, LIVEBLOG_APP_SOCKET=str(rundir / "app.sock"))
+    live = dict(
+        base,
+        LIVEBLOG_APP_SOCKET=str(rundir / "app.sock"),
+        LIVEBLOG_WRITE_SOCKET=str(rundir / "write.sock"),
+    )
     live.setdefault("GEVENT_TRACK_GREENLET_TREE", "0")  # saves ~2.5 KiB per reader
     app = dict(base)
     if channel:
@@ -115,7 +129,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     rundir = Path(tempfile.mkdtemp(prefix="liveblog-"))  # mode 0700: only we reach the sockets
-    live_cmd, app_cmd = _commands(args, rundir)
+    live_cmd, app_cmds = _commands(args, rundir)
     live_env, app_env = _environments(args.channel, rundir)
     children: list[subprocess.Popen[bytes]] = []
 
@@ -135,19 +149,25 @@ def main(argv: list[str] | None = None) -> None:
         signal.signal(signum, stop_on)
     code = 0
     try:
-        app = subprocess.Popen(app_cmd, env=app_env, preexec_fn=_die_with_parent)  # noqa: PLW1509
+        apps = {
+            name: subprocess.Popen(cmd, env=app_env, preexec_fn=_die_with_parent)  # noqa: PLW1509
+            for name, cmd in app_cmds.items()
+        }
         live = subprocess.Popen(live_cmd, env=live_env, preexec_fn=_die_with_parent)  # noqa: PLW1509
-        children[:] = [app, live]
-        restarts: list[float] = []
+        children[:] = [*apps.values(), live]
+        restarts: dict[str, list[float]] = {name: [] for name in apps}
         while True:
             pid, status = os.wait()
             code = os.waitstatus_to_exitcode(status)
-            if pid == app.pid and not stopping[0] and _may_restart(restarts):
-                # The app side died on its own: readers stay, pages come back.
-                app.returncode = code
+            dead = next((name for name, proc in apps.items() if proc.pid == pid), None)
+            if dead and not stopping[0] and _may_restart(restarts[dead]):
+                # An app side died on its own: readers stay, pages come back.
+                apps[dead].returncode = code
                 time.sleep(1.0)
-                app = subprocess.Popen(app_cmd, env=app_env, preexec_fn=_die_with_parent)  # noqa: PLW1509
-                children[:] = [app, live]
+                apps[dead] = subprocess.Popen(  # noqa: PLW1509
+                    app_cmds[dead], env=app_env, preexec_fn=_die_with_parent
+                )
+                children[:] = [*apps.values(), live]
                 continue
             for child in children:
                 if child.pid == pid:

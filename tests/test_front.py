@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import socket
+import socketserver
 import threading
 from pathlib import Path
 from typing import Any
@@ -12,7 +14,13 @@ from servers import wait_until
 
 from liveblog.channel import ChannelBroker, ChannelListener
 from liveblog.hub import Hub, Logged
-from liveblog.proxy import _request_headers, behind_front, client_address, trusted_networks
+from liveblog.proxy import (
+    Front,
+    _request_headers,
+    behind_front,
+    client_address,
+    trusted_networks,
+)
 
 
 def environ(peer: str, forwarded: str | None = None, **extra: str) -> dict[str, Any]:
@@ -159,3 +167,49 @@ def test_garbage_on_the_channel_drops_only_that_connection(short_path: str) -> N
     finally:
         listener.close()
     assert threading.active_count() >= 1
+
+
+class _Named(socketserver.BaseRequestHandler):
+    """Answer any request with the name of the pool it reached."""
+
+    def handle(self) -> None:
+        self.request.recv(65536)
+        name = self.server.name  # type: ignore[attr-defined]
+        self.request.sendall(
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+            + f"Content-Length: {len(name)}\r\nConnection: close\r\n\r\n{name}".encode()
+        )
+
+
+def test_writes_go_to_their_own_pool(tmp_path: Path) -> None:
+    servers = []
+    for name in ("app", "write"):
+        server = socketserver.ThreadingUnixStreamServer(str(tmp_path / f"{name}.sock"), _Named)
+        server.name = name  # type: ignore[attr-defined]
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+    front = Front(None, str(tmp_path / "app.sock"), "", str(tmp_path / "write.sock"))
+
+    def reached(method: str, path: str) -> str:
+        env = environ(
+            "192.0.2.1",
+            REQUEST_METHOD=method,
+            PATH_INFO=path,
+            SERVER_PROTOCOL="HTTP/1.1",
+            CONTENT_LENGTH="0",
+        )
+        env["wsgi.input"] = io.BytesIO(b"")
+        return b"".join(front(env, lambda *_: None)).decode()
+
+    try:
+        assert reached("POST", "/api/v1/stories/banjir/posts") == "write"
+        assert reached("PATCH", "/api/v1/stories/banjir/posts/abc") == "write"
+        assert reached("DELETE", "/editor/api/stories/banjir/posts/abc") == "write"
+        assert reached("GET", "/api/v1/stories/banjir/events") == "app"
+        assert reached("GET", "/stories/banjir") == "app"
+        assert reached("POST", "/editor/login") == "app"  # a sign-in flood stays there
+        assert reached("POST", "/editor/preview") == "app"
+    finally:
+        for server in servers:
+            server.shutdown()
+            server.server_close()
