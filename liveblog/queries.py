@@ -25,7 +25,7 @@ def require_story(session: Session, slug: str) -> Story:
     """Return the story with this slug, or raise NotFound."""
     story = story_by_slug(session, slug)
     if story is None:
-        raise NotFound(N_("No story with the slug '%(slug)s'."), slug=slug)
+        raise NotFound(N_("There is no story at this address."))
     return story
 
 

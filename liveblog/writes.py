@@ -27,7 +27,7 @@ def bump(session: Session, slug: str) -> tuple[int, Story]:
         .returning(Story.id, Story.last_seq)
     ).first()
     if row is None:
-        raise NotFound(N_("No story with the slug '%(slug)s'."), slug=slug)
+        raise NotFound(N_("There is no story at this address."))
     story = session.get(Story, row.id, populate_existing=True)
     assert story is not None
     return row.last_seq, story
