@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from typing import Any
 from urllib.parse import urlencode
 
@@ -128,6 +128,26 @@ def _page_private(locale_from: LocaleSource) -> bool:
     return locale_from is LocaleSource.COOKIE
 
 
+def _send_page(
+    key: Hashable,
+    etag: str,
+    render: Callable[[], Rendered],
+    source: LocaleSource,
+    status: int = 200,
+) -> Response:
+    """Send a cached HTML page with the reader pages' caching rules."""
+    response = send(
+        key,
+        etag,
+        render,
+        max_age=PAGE_MAX_AGE,
+        private=_page_private(source),
+        vary_language=source is LocaleSource.HEADERS,
+        status=status,
+    )
+    return _remember_language(response)
+
+
 def _remember_language(response: Response) -> Response:
     """Keep an explicit ?lang= in our cookie.
 
@@ -184,15 +204,7 @@ def story(slug: str) -> Response:
         return Rendered(html.encode(), "text/html")
 
     # No database session is held while this request waits for someone else's render.
-    response = send(
-        key,
-        etag,
-        render,
-        max_age=PAGE_MAX_AGE,
-        private=_page_private(source),
-        vary_language=source is LocaleSource.HEADERS,
-    )
-    return _remember_language(response)
+    return _send_page(key, etag, render, source)
 
 
 @bp.get("/stories/<slug>/posts/<post_id>")
@@ -217,16 +229,7 @@ def permalink(slug: str, post_id: str) -> Response:
         html = render_template("reader/permalink.html", **context)
         return Rendered(html.encode(), "text/html")
 
-    response = send(
-        key,
-        etag,
-        render,
-        max_age=PAGE_MAX_AGE,
-        private=_page_private(source),
-        vary_language=source is LocaleSource.HEADERS,
-        status=410 if gone else 200,
-    )
-    return _remember_language(response)
+    return _send_page(key, etag, render, source, status=410 if gone else 200)
 
 
 @bp.get("/")
