@@ -18,7 +18,7 @@ from werkzeug.exceptions import HTTPException
 
 from ..errors import N_, BadRequest, Invalid, LiveblogError, NotFound
 from ..formats import body_html, parse_format
-from ..models import Post, PostRevision
+from ..models import Post, PostRevision, Role
 from ..payloads import post_payload, rfc3339
 from ..queries import posts_page, require_story
 from ..runtime import runtime
@@ -78,9 +78,10 @@ def _unexpected(error: Exception) -> Response:
     return json_error(500, "internal", gettext("Something went wrong on our side."))
 
 
-def _desk_post(post: Post, slug: str, user_id: int, is_editor: bool) -> dict[str, Any]:
+def _desk_post(post: Post, slug: str, user_id: int, role: Role) -> dict[str, Any]:
     """Return the post object plus whether this user may edit it."""
-    return {**post_payload(post, slug), "editable": is_editor or post.author_id == user_id}
+    mine = post.author_id == user_id and role is not Role.CONTRIBUTOR
+    return {**post_payload(post, slug), "editable": role.is_editor or mine}
 
 
 @bp.post("/preview")
@@ -107,14 +108,18 @@ def state(slug: str) -> Response:
             {
                 "story": story_json(story),
                 "last_seq": last_seq,
-                "posts": [_desk_post(p, slug, desk_user.id, desk_user.is_editor) for p in posts],
+                "posts": [_desk_post(p, slug, desk_user.id, desk_user.role) for p in posts],
             }
         )
 
 
 @bp.post("/api/stories/<slug>/posts")
-def create_post(slug: str) -> tuple[Response, int]:
-    """Publish a post as the signed-in user."""
+def create_post(slug: str) -> tuple[Response, int] | tuple[Response, int, dict[str, str]]:
+    """Publish a post as the signed-in user (a contributor's becomes a submission: 202)."""
+    if user().role is Role.CONTRIBUTOR:
+        from .drafts import submit_post
+
+        return submit_post(user().actor, slug, json_body())
     post = runtime().service.create_post(user().actor, slug, json_body())
     return jsonify({**post, "editable": True}), 201
 

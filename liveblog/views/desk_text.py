@@ -8,6 +8,7 @@ from ..i18n import VERIFICATION_LABELS
 from ..models import Role
 
 ROLE_LABELS = {
+    Role.CONTRIBUTOR: lazy_gettext("contributor"),
     Role.REPORTER: lazy_gettext("reporter"),
     Role.EDITOR: lazy_gettext("editor"),
     Role.ADMIN: lazy_gettext("admin"),

@@ -27,7 +27,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from ..errors import LiveblogError
 from ..i18n import LOCALE_COOKIE, LOCALES, VERIFICATION_LABELS
-from ..models import StoryStatus, Verification, utcnow
+from ..models import Role, StoryStatus, Verification, utcnow
 from ..queries import all_stories, require_story
 from ..runtime import runtime
 from ..web import describe
@@ -246,6 +246,14 @@ def compose(slug: str) -> BaseResponse:
         data["pinned"] = True
     if form.get("resolves"):
         data["resolves"] = form["resolves"]
+    if user().role is Role.CONTRIBUTOR:  # a contributor's update waits for an editor
+        return _run(
+            slug,
+            lambda: runtime().drafts.submit(
+                user().actor, slug, {k: data[k] for k in ("body", "format")}
+            ),
+            gettext("Sent to the editors for approval."),
+        )
     return _run(
         slug,
         lambda: runtime().service.create_post(user().actor, slug, data),
