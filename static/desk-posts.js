@@ -140,7 +140,8 @@
       const known = posts.get(post.id);
       if (known && known.version > post.version) return; // an older replayed event
       if (post.editable === undefined) {
-        post.editable = known ? known.editable : IS_EDITOR || post.author.name === ME;
+        const mine = post.author.name === ME && cfg.role !== "contributor";
+        post.editable = known ? known.editable : IS_EDITOR || mine;
       }
       posts.set(post.id, post);
       draw(post);
