@@ -328,3 +328,24 @@ def test_the_desk_drafts_queue_needs_csrf_and_speaks_story_time(any_app: Flask) 
     approved = editor.json("POST", f"{url}/{queue[0]['id']}/publish")
     assert approved.status_code == 201
     assert approved.get_json()["author"] == {"name": "Sekar"}
+
+
+def test_the_plain_desk_form_of_a_contributor_submits(any_app: Flask) -> None:
+    room = Newsroom(any_app)
+    create_user(rt(any_app).db, "sekar", "contributor", "pw-sekar", "Sekar")
+    slug = room.story()["slug"]
+    desk = Desk(any_app)
+    assert desk.login("sekar").status_code == 303
+    counts = room.counts()
+    form = {"body": "Antrean di lobi.", "format": "text", "key_event": "on"}
+    sent = desk.form(f"/editor/stories/{slug}/posts", form)
+    assert sent.status_code == 303
+    assert room.counts() == counts
+    page = desk.get(f"/editor/stories/{slug}").get_data(as_text=True)
+    assert "Sent to the editors for approval." in page
+    assert 'id="verification"' not in page
+    with rt(any_app).db.read() as session:
+        drafts = list(session.scalars(select(Draft)))
+    assert [(d.state.value, d.payload) for d in drafts] == [
+        ("pending", {"body": "Antrean di lobi.", "format": "text"})
+    ]

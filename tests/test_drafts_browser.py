@@ -96,6 +96,7 @@ def test_contributor_submits_editor_approves_live_reader_sees_it(
     contributor.wait_for_selector(
         "#drafts-list .draft[data-state=rejected] >> text=Sebutkan sumbernya dulu.", timeout=15000
     )
+    contributor.locator("section.drafts").screenshot(path=_path("desk-contributor-drafts.png"))
 
     # Approve the other: the reader sees it live, with the contributor as its author.
     editor.locator("#queue-list .draft", has_text="terus bertambah").locator(
