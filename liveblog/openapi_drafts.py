@@ -118,7 +118,8 @@ def paths(
 ) -> dict[str, dict[str, Any]]:
     """Return the drafts paths, built with `openapi.py`'s helpers."""
     story = [param("slug", {"type": "string", "pattern": v.SLUG_RE.pattern, "minLength": 1})]
-    one = [*story, param("draft_id", {"type": "string", "maxLength": v.MAX_POST_ID})]
+    draft_id = {"type": "string", "pattern": v.POST_ID_RE.pattern, "maxLength": v.MAX_POST_ID}
+    one = [*story, param("draft_id", draft_id)]
     read_errors = (400, 401, 404, 503)
     location = {"Location": {"schema": {"type": "string"}}}
     return {

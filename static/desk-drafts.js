@@ -18,7 +18,7 @@
     const openText = document.getElementById("draft-open-text");
     const scheduleInput = document.getElementById("publish-at");
     let current = null; // {id, version, state} of the draft open in the composer
-    let shown = ""; // the last list drawn, to redraw only on change
+    let shown = ""; // the key of the last list drawn: the server answers 204 while it holds
 
     // -- the draft open in the composer ---------------------------------------------------
 
@@ -162,10 +162,11 @@
 
     async function refresh() {
       let data;
-      try { data = await call("GET", cfg.draftsUrl); } catch (err) { return; }
-      const key = JSON.stringify(data.drafts.map((d) => [d.id, d.version]));
-      if (key === shown) return; // nothing new: leave the lists (and any open panel) alone
-      shown = key;
+      try {
+        data = await call("GET", cfg.draftsUrl + "?seen=" + encodeURIComponent(shown));
+      } catch (err) { return; }
+      if (data === null) return; // 204: nothing new; leave the lists (and any open panel) alone
+      shown = data.key;
       const queue = data.drafts.filter((d) => d.reviewable);
       draw(draftsList, data.drafts.filter((d) => !d.reviewable), M.no_drafts);
       if (queueList) draw(queueList, queue, M.queue_empty);

@@ -315,7 +315,13 @@ def test_the_desk_drafts_queue_needs_csrf_and_speaks_story_time(any_app: Flask) 
     queue = editor.get(url).get_json()["drafts"]
     assert [(d["state"], d["reviewable"]) for d in queue] == [("pending", True)]
     assert "antrean" in queue[0]["html"]
+    first = queue[0]["id"]
     assert contributor.get(url).get_json()["drafts"][0]["reviewable"] is False
+    # The poll answers 204 while nothing changed, and the list again once something did.
+    key = editor.get(url).get_json()["key"]
+    assert editor.get(f"{url}?seen={key}").status_code == 204
+    contributor.publish(slug, body="Pendengar melapor siaran terputus.")
+    assert len(editor.get(f"{url}?seen={key}").get_json()["drafts"]) == 2
 
     # An editor schedules a draft by the story's wall clock (Asia/Jakarta, UTC+7).
     wall = (datetime.now(UTC) + timedelta(hours=7, minutes=30)).replace(tzinfo=None)
@@ -325,7 +331,7 @@ def test_the_desk_drafts_queue_needs_csrf_and_speaks_story_time(any_app: Flask) 
     stamp = datetime.fromisoformat(made.get_json()["publish_at"])
     assert stamp == wall.replace(second=0, microsecond=0, tzinfo=UTC) - timedelta(hours=7)
     assert "WIB" in made.get_json()["publish_at_label"]
-    approved = editor.json("POST", f"{url}/{queue[0]['id']}/publish")
+    approved = editor.json("POST", f"{url}/{first}/publish")
     assert approved.status_code == 201
     assert approved.get_json()["author"] == {"name": "Sekar"}
 
