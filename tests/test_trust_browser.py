@@ -57,7 +57,9 @@ def test_follow_up_and_box_update_live(browser: Any, site: Site) -> None:
         assert "Kabarnya 40 korban." in text_of(tab, "#briefing .briefing-open")
         followup = site.post(slug, "<p>Polisi: 4 korban.</p>", resolves=claim["id"])
         node = f"#post-{claim['id']}"
-        page.wait_for_selector(f"{node} .followup a[href='#post-{followup['id']}']")
+        # Follow-up links are permalinks, built live as the server renders them.
+        permalink = f"/stories/{slug}/posts/{followup['id']}"
+        page.wait_for_selector(f"{node} .followup a[href^='{permalink}']")
         assert page.locator(f"{node} .followup-outcome").count() == 0
         claim = site.patch(slug, claim, verification={"status": "false", "note": "Polisi"})
         page.wait_for_selector(f"{node} .followup-false .followup-outcome")
@@ -65,7 +67,7 @@ def test_follow_up_and_box_update_live(browser: Any, site: Site) -> None:
         assert "Kabarnya 40 korban." in text_of(tab, "#briefing .briefing-false")
         assert "Kabarnya" not in text_of(tab, "#briefing .briefing-open")
         back = f"#post-{followup['id']} .follows-up a"
-        assert page.get_attribute(back, "href") == node
+        assert page.get_attribute(back, "href") == f"/stories/{slug}/posts/{claim['id']}?lang=id"
         site.call("PATCH", f"/api/v1/stories/{slug}", {"known": "Jembatan runtuh."})
         page.wait_for_function(
             "() => document.querySelector('#briefing .briefing-known .briefing-text')"
