@@ -115,3 +115,52 @@ def test_takedown_leaves_no_text_for_a_reader_catching_up(browser: Any, site: Si
         assert tab.errors == []
     finally:
         tab.close()
+
+
+def test_box_follows_rulings_on_posts_not_on_the_page(browser: Any, site: Site) -> None:
+    """The box counts the whole story: a ruling on a post far below the first page moves it
+    live, and a takedown nothing on the page can place is fetched, not guessed."""
+    slug = site.story()
+    old = site.post(slug, "<p>Kabar lama soal korban.</p>")
+    gone = site.post(slug, "<p>Kabar lama lain.</p>")
+    for n in range(52):
+        site.post(slug, f"<p>Kabar {n}.</p>")
+    tab = Reader(browser, lang="en").open(site, slug)
+    try:
+        page = tab.page
+        assert page.locator(f"#post-{old['id']}").count() == 0  # on an older page
+        count = "(name) => document.querySelector(`#briefing .briefing-${name}`).dataset.count"
+        assert page.evaluate(count, "open") == "54"
+        assert page.evaluate(count, "known") == "0"
+        assert page.locator("#briefing .briefing-known").is_hidden()
+        requests_before = len([u for u in tab.requests if "briefing.json" in u])
+        old = site.patch(slug, old, verification={"status": "confirmed", "note": "Polisi"})
+        page.wait_for_selector(f"#briefing .briefing-known li[data-id='{old['id']}']")
+        assert page.locator("#briefing .briefing-known").is_visible()
+        assert page.evaluate(count, "known") == "1"
+        assert page.evaluate(count, "open") == "53"
+        link = page.get_attribute(f"#briefing .briefing-known li[data-id='{old['id']}'] a", "href")
+        assert link == f"/stories/{slug}/posts/{old['id']}?lang=en"
+        assert "Kabar lama soal korban." in text_of(tab, "#briefing .briefing-known")
+        site.patch(slug, old, verification={"status": "false", "note": "Hoaks"})
+        page.wait_for_selector(f"#briefing .briefing-false li[data-id='{old['id']}']")
+        assert page.evaluate(count, "known") == "0"
+        assert page.evaluate(count, "false") == "1"
+        assert page.locator("#briefing .briefing-known").is_hidden()
+        # The event told the old status: no fetch was needed so far.
+        assert len([u for u in tab.requests if "briefing.json" in u]) == requests_before
+        # A takedown of a post neither on the page nor in the box: the box is fetched.
+        site.call("DELETE", f"/api/v1/stories/{slug}/posts/{gone['id']}", {"reason": "Salah"})
+        page.wait_for_function(f"() => ({count})('open') === '52'", timeout=15000)
+        assert any("briefing.json?seq=" in u for u in tab.requests)
+        assert "and 47 more" in text_of(tab, "#briefing .briefing-open")
+        # What the script built is what a fresh page shows.
+        tab.wait_seq(site.last_seq(slug))
+        fresh = Reader(browser, lang="en").open(site, slug)
+        try:
+            assert text_of(fresh, "#briefing") == text_of(tab, "#briefing")
+        finally:
+            fresh.close()
+        assert tab.errors == []
+    finally:
+        tab.close()
