@@ -111,14 +111,16 @@ class StoryService:
                 ) from None
         return story
 
-    def update_story(self, actor: Actor, slug: str, data: Any) -> Story:
-        """Change a story's title, summary or status; ending it stamps `ended_at`."""
+    def update_story(
+        self, actor: Actor, slug: str, data: Any, *, at: datetime | None = None
+    ) -> Story:
+        """Change a story's title, summary or status; ending it stamps `ended_at` (now or `at`)."""
         req = parse_story_update(data)
         _require_editor(actor)
         try:
             with self.db.write() as session:
                 seq, story = bump(session, slug)
-                frame = self._change_story(session, story, seq, req)
+                frame = self._change_story(session, story, seq, req, at or utcnow())
         except _NoChange:
             with self.db.read() as session:  # nothing changed: answer with the story as it is
                 unchanged = session.scalar(select(Story).where(Story.slug == slug))
@@ -127,8 +129,9 @@ class StoryService:
         self.publish(story.slug, seq, frame)
         return story
 
-    def _change_story(self, session: Session, story: Story, seq: int, req: Any) -> str:
-        now = utcnow()
+    def _change_story(
+        self, session: Session, story: Story, seq: int, req: Any, now: datetime
+    ) -> str:
         values: dict[str, Any] = {}
         if req.title is not None and req.title != story.title:
             story.title = values["title"] = req.title

@@ -484,6 +484,7 @@
     const handler = HANDLERS[event.type];
     if (!handler) return; // a type this page does not know: skip it, keep the order
     try {
+      if (trust) trust.before(event);
       handler(event);
       if (trust) trust.applied(event);
     } catch (err) {
