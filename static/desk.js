@@ -84,10 +84,11 @@
   function showPreview(html) {
     const content = html || '<p class="muted">' + escapeHtml(M.empty_preview) + "</p>";
     preview.srcdoc = '<!doctype html><html lang="' + escapeHtml(cfg.locale) + '"><head>' +
-      '<meta charset="utf-8"><link rel="stylesheet" href="' + escapeHtml(cfg.cssUrl) + '">' +
+      '<meta charset="utf-8"><title>' + escapeHtml(preview.title) + '</title>' +
+      '<link rel="stylesheet" href="' + escapeHtml(cfg.cssUrl) + '">' +
       '<link rel="stylesheet" href="' + escapeHtml(cfg.embedsCssUrl) + '">' +
       '<link rel="stylesheet" href="' + escapeHtml(cfg.deskCssUrl) + '">' +
-      '</head><body class="preview-doc"><div class="post-body">' + content + "</div></body></html>";
+      '</head><body class="preview-doc"><main class="post-body">' + content + "</main></body></html>";
   }
 
   let previewTimer = null;
