@@ -31,6 +31,12 @@ def coauthor_names(post: Post) -> list[str]:
     return [link.user.username for link in post.coauthor_links]
 
 
+def active_users(session: Session) -> list[User]:
+    """Return the users a byline may name: every enabled account, by display name."""
+    query = select(User).where(User.disabled_at.is_(None)).order_by(User.display_name)
+    return list(session.scalars(query))
+
+
 def set_coauthors(session: Session, post: Post, usernames: Sequence[str]) -> bool:
     """Make these enabled users the post's co-authors, in order; tell whether that changed.
 
