@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, selectinload
 from .db import Database
 from .errors import N_, NotFound
 from .hub import Logged
-from .models import Event, Post, Story, StoryStatus, Verification
+from .models import Event, Post, PostCoauthor, Story, StoryStatus, Verification
 
 
 def story_by_slug(session: Session, slug: str) -> Story | None:
@@ -39,6 +39,7 @@ def _post_loads() -> tuple[Any, ...]:
     """Return the loader options of everything a rendered post shows."""
     return (
         selectinload(Post.author),
+        selectinload(Post.coauthor_links).selectinload(PostCoauthor.user),
         selectinload(Post.corrections),
         selectinload(Post.followups),
     )

@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from . import verdicts
+from .bylines import set_coauthors
 from .db import Database
 from .errors import N_, Conflict, Forbidden, NotFound
 from .models import (
@@ -29,7 +30,7 @@ from .models import (
     StoryStatus,
     utcnow,
 )
-from .payloads import post_payload, rfc3339
+from .payloads import post_payload, rfc3339, writer_payload
 from .takedown import erase_text, scrub_events
 from .validation import (
     parse_post_create,
@@ -171,7 +172,10 @@ class StoryService:
             post = Post(
                 story_id=story.id,
                 author_id=actor.id,
-                body=req.body,
+                body=req.body.html,
+                format=req.body.format,
+                source=req.body.source,
+                headline=req.headline,
                 verification_history=[],
                 pinned=req.pinned,
                 key_event=req.key_event,
@@ -192,13 +196,15 @@ class StoryService:
             )
             session.add(post)
             session.flush()
+            set_coauthors(session, post, req.coauthors)
             revise(session, post, actor.id, "created", now)
             payload = post_payload(post, story.slug)
             frame = append_event(
                 session, story, seq, EventType.POST_CREATED, now, post=payload, post_id=post.id
             )
+            answer = writer_payload(post, story.slug)
         self.publish(story.slug, seq, frame)
-        return payload
+        return answer
 
     def update_post(
         self, actor: Actor, slug: str, post_id: str, data: Any, *, at: datetime | None = None
@@ -217,10 +223,12 @@ class StoryService:
                         code="stale_version",
                         current=post.version,
                     )
-                    error.details = {"current": post_payload(post, story.slug)}
+                    error.details = {"current": writer_payload(post, story.slug)}
                     raise error
                 now = at or utcnow()
                 changes = self._apply(post, req, actor, now)
+                if req.coauthors is not None and set_coauthors(session, post, req.coauthors):
+                    changes.append("coauthors")
                 if req.resolves_given and req.resolves != post.resolves_id:
                     target = req.resolves and earlier_post(
                         session, story, req.resolves, post.created_seq
@@ -228,7 +236,7 @@ class StoryService:
                     post.resolves_id = target.id if target else None
                     changes.append("resolves")
                 if not changes:
-                    raise _NoChange(post_payload(post, story.slug))
+                    raise _NoChange(writer_payload(post, story.slug))
                 post.version += 1
                 post.updated_at = now
                 post.last_seq = seq
@@ -245,10 +253,11 @@ class StoryService:
                     changes=changes,
                     post_id=post.id,
                 )
+                answer = writer_payload(post, story.slug)
         except _NoChange as unchanged:
             return unchanged.result  # type: ignore[no-any-return]
         self.publish(story.slug, seq, frame)
-        return payload
+        return answer
 
     def delete_post(self, actor: Actor, slug: str, post_id: str, data: Any = None) -> None:
         """Take a post down from every public place, the log's replays included.
@@ -329,7 +338,7 @@ class StoryService:
     @staticmethod
     def _apply(post: Post, req: Any, actor: Actor, now: datetime) -> list[str]:
         changes: list[str] = []
-        body_changed = req.body is not None and req.body != post.body
+        body_changed = req.body is not None and req.body.html != post.body
         # The verdict rules run before anything is written: a refusal changes nothing.
         verification_changed = verdicts.apply(
             post,
@@ -338,10 +347,13 @@ class StoryService:
             is_editor=actor.role.is_editor,
             at=now,
         )
-        if body_changed:
-            post.body = req.body
+        if body_changed:  # judged by the HTML: a source that renders the same changes nothing
+            post.body, post.format, post.source = req.body.html, req.body.format, req.body.source
             post.body_edited_at = now
             changes.append("body")
+        if req.headline is not None and req.headline != post.headline:
+            post.headline = req.headline
+            changes.append("headline")
         if verification_changed:
             changes.append("verification")
         if req.pinned is not None and req.pinned != post.pinned:

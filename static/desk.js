@@ -77,7 +77,8 @@
     statusLine.className = "compose-status " + (kind || "");
   }
 
-  const posts = window.DeskPosts({ M, cfg, h, fmt, call, notify: flashStatus });
+  const USERS = JSON.parse(document.getElementById("desk-users").textContent);
+  const posts = window.DeskPosts({ M, cfg, h, fmt, call, notify: flashStatus, users: USERS });
   const upsert = posts.upsert;
   const remove = posts.remove;
 
@@ -114,6 +115,8 @@
     const payload = {
       body: bodyInput.value,
       format: formatInput.value,
+      headline: form.headline.value,
+      coauthors: [...form.coauthors.selectedOptions].map((o) => o.value),
       verification: { status: form.verification.value, note: form.note.value },
       key_event: form.key_event.checked,
     };

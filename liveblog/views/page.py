@@ -20,6 +20,7 @@ from babel.dates import format_date, format_skeleton, format_time, get_time_form
 from flask import url_for
 from flask_babel import format_timedelta, get_locale, get_translations, gettext, ngettext
 
+from ..bylines import byline
 from ..i18n import LOCALES, VERIFICATION_ICONS, VERIFICATION_LABELS
 from ..models import Post, Story, StoryStatus, Verification, utcnow
 from ..payloads import rfc3339
@@ -91,6 +92,7 @@ class PostView:
     corrections: list[tuple[str, Stamp]]
     history: list[Step]
     followup: tuple[str, Stamp] | None  # the newest later post that resolves this one
+    byline: str = ""  # the author and co-authors, joined as the locale joins a list
 
 
 def post_view(post: Post, clock: Clock, now: datetime) -> PostView:
@@ -109,6 +111,7 @@ def post_view(post: Post, clock: Clock, now: datetime) -> PostView:
             if post.followups
             else None
         ),
+        byline=byline(post, clock.locale),
     )
 
 
