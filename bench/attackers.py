@@ -26,6 +26,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 CSRF = re.compile(rb'name="csrf_token" value="([^"]+)"')
+HEAVY = "<p>" + "<b>k</b> " * 990 + "</p>"  # accepted: about 0.1 s of bleach each
 
 
 class Tally:
@@ -110,6 +111,11 @@ class Attacks:
             if not self.running():
                 return
             self.guarded("amplification", lambda: self.post_body("<a>" * 6666))
+
+    def heavy_posts(self) -> None:
+        """Post, without pause, the heaviest body the sanitizer's bounds let through."""
+        while self.running():
+            self.guarded("heavy_post", lambda: self.post_body(HEAVY))
 
     # -- 3: a login flood against one user ---------------------------------------------------
 
@@ -220,7 +226,7 @@ class Attacks:
         """Run every attack at once; return the tally."""
         plan: list[Callable[[], None]] = [self.login_flood, self.ws_big_message, self.ws_flood]
         plan += [self.bleach_bomb] * self.args.bombs + [self.amplification] * 2
-        plan += [self.page_flood] * self.args.page_threads
+        plan += [self.page_flood] * self.args.page_threads + [self.heavy_posts] * self.args.heavy
         threads = [threading.Thread(target=job, daemon=True) for job in plan]
         t0 = time.monotonic()
         for thread in threads:
@@ -252,6 +258,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--big-mib", type=int, default=64)
     parser.add_argument("--ws-flood", type=int, default=3000)
     parser.add_argument("--page-threads", type=int, default=8)
+    parser.add_argument("--heavy", type=int, default=0, help="clients posting heavy bodies")
     args = parser.parse_args(argv)
     if urlsplit(args.base).hostname not in ("127.0.0.1", "localhost"):
         parser.error("attacks target 127.0.0.1 only")

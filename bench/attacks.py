@@ -8,7 +8,19 @@ bench/attackers.py runs meanwhile as its own process (CPU 1, niced so the reader
 their clock): bleach bombs and amplification through the API, a login flood against one
 user, a 512 MiB WebSocket message, a WebSocket flood from one address, and the 1,000-post
 page over and over. Throughout, /healthz is timed every 0.25 s and the server's memory
-sampled.
+sampled. Latency is reported twice: from the moment the update was sent, and from its
+commit (the event's `at`, read back from the events API), which leaves out the time an
+update waited in the busy app's queue, split into commit → first reader and the fan-out
+from the first reader to the last.
+
+`--on-schedule` sends every update at its time without waiting for the previous answer
+(each in its own task), and `--attack-args "--heavy 7"` adds clients posting, without
+pause, the heaviest body the sanitizer's bounds let through: with both, the run is the
+former bench/isolation.py's (readers' delivery while the app side sanitizes as hard as
+it is allowed to):
+
+    .venv/bin/python bench/attacks.py --readers 300 --updates 20 --on-schedule \\
+        --attack-args "--heavy 7" --out bench/results/2026-12-06-isolation
 
     .venv/bin/python bench/attacks.py --readers 300 --updates 30 --interval 0.5 \\
         --out bench/results/2026-12-06-attacks
@@ -36,7 +48,7 @@ from typing import Any
 
 from client import Fleet
 from procs import http_json, http_request, log, ms, percentile, raise_open_file_limit
-from report import machine_info
+from report import from_commit, machine_info
 from servers import LiveblogTarget, start_liveblog
 
 BENCH = Path(__file__).resolve().parent
@@ -72,6 +84,21 @@ def prepare(target: LiveblogTarget, args: argparse.Namespace) -> dict[str, str]:
         if status != 201:
             raise RuntimeError(f"long story post {n}: {status} {answer!r}")
     return names
+
+
+def commit_times(target: LiveblogTarget, count: int) -> dict[int, float]:
+    """Return each seq's commit time on this process's monotonic clock, from the events API."""
+    offset = time.time() - time.monotonic()
+    base = f"http://{target.host}:{target.port}"
+    path = f"/api/v1/stories/{target.slug}/events?after=0&limit={min(count, 500)}"
+    status, answer = http_json(base, "GET", path)
+    if status != 200:
+        return {}
+    return {
+        e["seq"]: datetime.fromisoformat(e["at"]).timestamp() - offset
+        for e in answer["events"]
+        if e.get("at")
+    }
 
 
 async def probe_health(target: LiveblogTarget, stop: asyncio.Event, out: list[float]) -> None:
@@ -143,15 +170,24 @@ async def measure(mode: str, args: argparse.Namespace) -> dict[str, Any]:
         published: dict[int, float] = {}
         acked: dict[int, float] = {}  # when the write API answered: the app side's share
         statuses: Counter[int] = Counter()
-        start = time.monotonic()
-        for k, seq in enumerate(seqs):
-            await asyncio.sleep(max(0.0, start + k * args.interval - time.monotonic()))
+
+        async def publish(seq: int) -> None:
             published[seq] = time.monotonic()
             try:
                 statuses[await asyncio.wait_for(target.publish(seq), 60)] += 1
                 acked[seq] = time.monotonic()
             except (TimeoutError, OSError):
                 statuses[-1] += 1
+
+        start = time.monotonic()
+        sent = []
+        for k, seq in enumerate(seqs):
+            await asyncio.sleep(max(0.0, start + k * args.interval - time.monotonic()))
+            if args.on_schedule:
+                sent.append(asyncio.ensure_future(publish(seq)))
+            else:
+                await publish(seq)
+        await asyncio.gather(*sent)
         try:
             await asyncio.wait_for(fleet.done.wait(), args.update_timeout)
         except TimeoutError:
@@ -168,6 +204,7 @@ async def measure(mode: str, args: argparse.Namespace) -> dict[str, Any]:
         await asyncio.gather(*probes)
         log_text = (workdir / "liveblog.log").read_text(errors="replace")
         latencies = sorted(r.got[s] - published[s] for r in alive for s in seqs if s in r.got)
+        committed = await asyncio.to_thread(commit_times, target, len(seqs))
         health.sort()
         return {
             "mode": mode,
@@ -186,6 +223,7 @@ async def measure(mode: str, args: argparse.Namespace) -> dict[str, Any]:
                 "p99": ms(percentile(latencies, 99)),
                 "max": ms(latencies[-1] if latencies else None),
             },
+            "from_commit_ms": from_commit([r.got for r in alive], committed),
             "per_update": [
                 {
                     "seq": s,
@@ -220,17 +258,20 @@ def table(results: list[dict[str, Any]]) -> str:
     """Return the Markdown table, one line per mode."""
     lines = [
         "| mode | readers | delivered / expected | missed | dup | dropped | p50 / p99 / max (ms) "
+        "| from commit p50 / p99 / max (ms) | commit → first reader p99 | first → last p99 "
         "| /healthz p99 / max (ms) | RSS growth (MiB) | worker timeouts | 5xx | logins checked |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
-        lat, health = r["latency_ms"], r["healthz_ms"]
+        lat, health, com = r["latency_ms"], r["healthz_ms"], r["from_commit_ms"]
         answers = r["attack"].get("answers", {})
         checked = answers.get("login", {}).get("401", "-") if answers else "-"
         lines.append(
             f"| {r['mode']} | {r['connected']} | {r['delivered']} / {r['expected']} "
             f"| {r['missed']} | {r['duplicated']} | {r['dropped_readers']} "
-            f"| {lat['p50']} / {lat['p99']} / {lat['max']} | {health['p99']} / {health['max']} "
+            f"| {lat['p50']} / {lat['p99']} / {lat['max']} "
+            f"| {com['p50']} / {com['p99']} / {com['max']} | {com['first_reader_p99']} "
+            f"| {com['fanout_p99']} | {health['p99']} / {health['max']} "
             f"| {r['rss_growth_mib']} | {r['worker_timeouts']} "
             f"| {r['attack'].get('server_errors', '-')} | {checked} |"
         )
@@ -250,6 +291,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--connect-timeout", type=float, default=60.0)
     parser.add_argument("--update-timeout", type=float, default=60.0)
     parser.add_argument("--attack-args", default="", help="extra bench/attackers.py options")
+    parser.add_argument(
+        "--on-schedule",
+        action="store_true",
+        help="send each update at its time, without waiting for the previous one's answer",
+    )
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
     # What bench/servers.py's start_liveblog reads: the default single-process server.

@@ -59,6 +59,18 @@ def size(port: int, path: str, headers: dict[str, str]) -> int:
     return len(body)
 
 
+def long_story(server: Server, token: str, posts: int) -> str:
+    """Create a story of `posts` posts through the API; return its slug."""
+    slug = f"long-{os.urandom(3).hex()}"
+    story = {"title": "Banjir", "language": "id", "timezone": "Asia/Jakarta", "slug": slug}
+    api(server, token, "POST", "/api/v1/stories", story)
+    filler = "Air mulai surut di Kampung Melayu, petugas masih berjaga. " * 3
+    for n in range(posts):
+        api(server, token, "POST", f"/api/v1/stories/{slug}/posts",
+            {"body": f"<p>Pembaruan {n}: {filler}</p>"})  # fmt: skip
+    return slug
+
+
 def main() -> None:
     """Run the comparison and print a Markdown table."""
     parser = argparse.ArgumentParser()
@@ -71,13 +83,7 @@ def main() -> None:
         token = prepare(url)
         server = Server(server_env(Path(tmp), url)).start()
         try:
-            slug = f"long-{os.urandom(3).hex()}"
-            story = {"title": "Banjir", "language": "id", "timezone": "Asia/Jakarta", "slug": slug}
-            api(server, token, "POST", "/api/v1/stories", story)
-            filler = "Air mulai surut di Kampung Melayu, petugas masih berjaga. " * 3
-            for n in range(args.posts):
-                api(server, token, "POST", f"/api/v1/stories/{slug}/posts",
-                    {"body": f"<p>Pembaruan {n}: {filler}</p>"})  # fmt: skip
+            slug = long_story(server, token, args.posts)
             page = f"/stories/{slug}?lang=id"
             br = {"Accept-Encoding": "br"}
             gz = {"Accept-Encoding": "gzip"}

@@ -1,4 +1,4 @@
-"""Benchmark reports: the machine, a Markdown table and a latency plot."""
+"""Benchmark reports: the machine, a Markdown table, a latency plot, latency from commit."""
 
 from __future__ import annotations
 
@@ -120,3 +120,33 @@ def noise(result: dict[str, Any]) -> float:
     return (result.get("foreign_cpu_pct_server_cores") or 0.0) + (
         result.get("foreign_cpu_pct_client_cores") or 0.0
     )
+
+
+def from_commit(
+    got: list[dict[int, float]], committed: dict[int, float], q: float = 99
+) -> dict[str, float | None]:
+    """Return delivery latencies (ms) measured from each update's commit.
+
+    `got` holds, per reader, the monotonic receipt time of each seq; `committed` the same
+    clock's time of each seq's commit (the event's `at`). This leaves out the time an update
+    waited in a busy app's queue: "first reader" is commit, publish and channel, "fan-out"
+    is the spread from the first reader to the last.
+    """
+    from procs import ms, percentile
+
+    lags = sorted(t - committed[s] for r in got for s, t in r.items() if s in committed)
+    firsts, spreads = [], []
+    for seq, at in committed.items():
+        times = [r[seq] for r in got if seq in r]
+        if times:
+            firsts.append(min(times) - at)
+            spreads.append(max(times) - min(times))
+    firsts.sort()
+    spreads.sort()
+    return {
+        "p50": ms(percentile(lags, 50)),
+        "p99": ms(percentile(lags, q)),
+        "max": ms(lags[-1] if lags else None),
+        "first_reader_p99": ms(percentile(firsts, q)),
+        "fanout_p99": ms(percentile(spreads, q)),
+    }

@@ -85,14 +85,46 @@ def create_token_command(name: str) -> None:
 
 @click.command("demo")
 @click.option("--base-url", default=None, help="Where readers reach the server.")
+@click.option("--replay", is_flag=True, help="Replay the night as a new live story.")
+@click.option(
+    "--speed",
+    default=60.0,
+    show_default=True,
+    type=click.FloatRange(min=0.1, max=1e6),
+    help="With --replay: how many times faster than it happened.",
+)
 @with_appcontext
-def demo_command(base_url: str | None) -> None:
-    """Load the demo story (idempotent) and print its reader URL."""
+def demo_command(base_url: str | None, replay: bool, speed: float) -> None:
+    """Load the demo story (idempotent, an ended night) and print its reader URL.
+
+    With --replay, play the night again as a new live story (posts, rulings and edits at
+    their original pace divided by --speed), printing its URL first; Ctrl+C stops it.
+    """
     from .demo import load_demo
 
-    slug = load_demo(runtime())
-    base = base_url or os.environ.get("LIVEBLOG_PUBLIC_URL") or "http://127.0.0.1:8000"
-    click.echo(f"{base.rstrip('/')}/stories/{slug}")
+    base = (base_url or os.environ.get("LIVEBLOG_PUBLIC_URL") or "http://127.0.0.1:8000").rstrip(
+        "/"
+    )
+    if not replay:
+        click.echo(f"{base}/stories/{load_demo(runtime())}")
+        return
+    from .demo_replay import open_replay
+    from .demo_replay import replay as play
+
+    rt = runtime()
+    slug = open_replay(rt)
+    click.echo(f"{base}/stories/{slug}")
+    click.echo(f"Replaying the demo night at {speed:g}x; Ctrl+C stops.", err=True)
+
+    def progress(done: int, total: int) -> None:
+        click.echo(f"  {done}/{total}", err=True)
+
+    try:
+        play(rt, slug, speed, progress=progress)
+    except KeyboardInterrupt:
+        click.echo("Replay stopped; the story is ended.", err=True)
+        sys.exit(130)
+    click.echo("Replay finished; the story is ended.", err=True)
 
 
 @click.command("serve", context_settings={"ignore_unknown_options": True})

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from html import escape
 from typing import Any
 
+from .bylines import authors
 from .models import Post, Story, StoryStatus, Verification
 from .payloads import corrections_payload, rfc3339, trust_payload
 from .sanitize import plain_text
@@ -60,12 +61,12 @@ def feed_item(
     return {
         "id": post.id,
         "url": f"{home_url}#post-{post.id}",
-        "title": item_title(summary) or fallback_title,
+        "title": post.headline or item_title(summary) or fallback_title,
         "content_html": status_line(post, status_lines or {}) + post.body,
         "summary": summary[:280],
         "date_published": rfc3339(post.published_at),
         "date_modified": rfc3339(post.updated_at),
-        "authors": [{"name": post.author.display_name}],
+        "authors": [{"name": u.display_name} for u in authors(post)],
         "_liveblog": {
             "seq": post.last_seq,
             "verification": {"status": post.verification.value, "note": post.verification_note},

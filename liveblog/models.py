@@ -236,6 +236,10 @@ class Post(Base):
     story_id: Mapped[int] = mapped_column(ForeignKey("stories.id", ondelete="CASCADE"))
     author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     body: Mapped[str] = mapped_column(Text)
+    # What the reporter wrote, in which format (`formats.TextFormat`); `body` is its HTML.
+    format: Mapped[str] = mapped_column(String(16), default="html")
+    source: Mapped[str] = mapped_column(Text, default="")
+    headline: Mapped[str] = mapped_column(String(200), default="")  # plain text; "" for none
     verification: Mapped[Verification] = mapped_column(
         _enum(Verification, "verification"), default=Verification.UNVERIFIED
     )
@@ -262,6 +266,9 @@ class Post(Base):
     corrections: Mapped[list[Correction]] = relationship(
         order_by="Correction.id", cascade="all, delete-orphan"
     )
+    coauthor_links: Mapped[list[PostCoauthor]] = relationship(
+        order_by="PostCoauthor.position", cascade="all, delete-orphan"
+    )
     followups: Mapped[list[Post]] = relationship(
         primaryjoin=(
             "and_(Post.id == remote(foreign(Post.resolves_id)), remote(Post.deleted_at).is_(None))"
@@ -269,6 +276,20 @@ class Post(Base):
         order_by="Post.created_seq",
         viewonly=True,
     )
+
+
+class PostCoauthor(Base):
+    """One more name on a post's byline, after its author, in the order given."""
+
+    __tablename__ = "post_coauthors"
+
+    post_id: Mapped[str] = mapped_column(
+        ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer)
+
+    user: Mapped[User] = relationship()
 
 
 class Correction(Base):
@@ -292,6 +313,9 @@ class PostRevision(Base):
     post_id: Mapped[str] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"))
     version: Mapped[int] = mapped_column(Integer)
     body: Mapped[str] = mapped_column(Text)
+    format: Mapped[str] = mapped_column(String(16), default="html")
+    source: Mapped[str] = mapped_column(Text, default="")
+    headline: Mapped[str] = mapped_column(String(200), default="")
     verification: Mapped[Verification] = mapped_column(_enum(Verification, "verification"))
     verification_note: Mapped[str] = mapped_column(Text, default="")
     pinned: Mapped[bool]

@@ -53,6 +53,17 @@ BODY = {
     "maxLength": MAX_BODY_CHARS,
     "description": "HTML, Markdown or plain text as `format` says; stored as sanitized HTML.",
 }
+HEADLINE = {
+    "type": ["string", "null"],
+    "maxLength": v.MAX_HEADLINE,
+    "description": 'A plain-text headline (no HTML, no control characters); null or "" clears it.',
+}
+COAUTHORS = {
+    "type": "array",
+    "maxItems": v.MAX_COAUTHORS,
+    "items": {"type": "string"},
+    "description": "Usernames of enabled users on the byline after the author, in order.",
+}
 FORMAT = {
     "type": "string",
     "enum": [f.value for f in TextFormat],
@@ -87,6 +98,8 @@ REQUESTS: dict[str, dict[str, Any]] = {
         {
             "body": BODY,
             "format": FORMAT,
+            "headline": HEADLINE,
+            "coauthors": COAUTHORS,
             "verification": _ref("VerificationInput"),
             "pinned": {"type": "boolean"},
             "key_event": {"type": "boolean"},
@@ -100,6 +113,8 @@ REQUESTS: dict[str, dict[str, Any]] = {
             "version": {"type": "integer", "minimum": 1, "maximum": v.MAX_INT},
             "body": BODY,
             "format": FORMAT,
+            "headline": HEADLINE,
+            "coauthors": COAUTHORS,
             "verification": _ref("VerificationInput"),
             "pinned": {"type": "boolean"},
             "key_event": {"type": "boolean"},
@@ -173,7 +188,24 @@ POST = _obj(
         "id": {"type": "string"},
         "story": {"type": "string"},
         "body": {"type": "string"},
+        "format": {"type": "string", "enum": [f.value for f in TextFormat]},
+        "headline": {"type": ["string", "null"]},
         "author": _obj({"name": {"type": "string"}}, ("name",)),
+        "authors": {
+            "type": "array",
+            "minItems": 1,
+            "items": _obj({"name": {"type": "string"}}, ("name",)),
+            "description": "The byline: the author first, then the co-authors in order.",
+        },
+        "source": {
+            "type": "string",
+            "description": "The body as written, in `format` (write answers only, never events).",
+        },
+        "coauthors": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "The co-authors' usernames (write API answers only, never events).",
+        },
         "verification": _obj(
             {"status": {"type": "string", "enum": STATUSES}, "note": {"type": "string"}},
             ("status", "note"),
@@ -199,7 +231,10 @@ POST = _obj(
         "id",
         "story",
         "body",
+        "format",
+        "headline",
         "author",
+        "authors",
         "verification",
         "pinned",
         "key_event",

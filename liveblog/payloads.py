@@ -9,6 +9,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from .bylines import authors, coauthor_names
 from .models import EventType, Post, Story
 
 
@@ -54,7 +55,10 @@ def post_payload(post: Post, story_slug: str) -> dict[str, Any]:
         "id": post.id,
         "story": story_slug,
         "body": post.body,
+        "format": post.format,
+        "headline": post.headline or None,
         "author": {"name": post.author.display_name},
+        "authors": [{"name": u.display_name} for u in authors(post)],
         "verification": {"status": post.verification.value, "note": post.verification_note},
         "pinned": post.pinned,
         "key_event": post.key_event,
@@ -64,6 +68,17 @@ def post_payload(post: Post, story_slug: str) -> dict[str, Any]:
         "corrections": corrections_payload(post),
         **trust_payload(post),
     }
+
+
+def writer_payload(post: Post, story_slug: str) -> dict[str, Any]:
+    """Return the post object the write API and the desk answer with: the public one, plus
+    what the reporter wrote (`source`) and the co-authors' usernames. Never in events."""
+    return {**post_payload(post, story_slug), "source": post.source,
+            "coauthors": coauthor_names(post)}  # fmt: skip
+
+
+#: The keys only the writer's post object holds (`writer_payload`), never an event.
+WRITER_KEYS = ("source", "coauthors")
 
 
 def trust_payload(post: Post) -> dict[str, Any]:

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from .db import Database
 from .errors import N_, NotFound
 from .hub import Logged
-from .models import Event, Post, Story, StoryStatus
+from .models import Event, Post, PostCoauthor, Story, StoryStatus, Verification
 
 
 def story_by_slug(session: Session, slug: str) -> Story | None:
@@ -39,6 +39,7 @@ def _post_loads() -> tuple[Any, ...]:
     """Return the loader options of everything a rendered post shows."""
     return (
         selectinload(Post.author),
+        selectinload(Post.coauthor_links).selectinload(PostCoauthor.user),
         selectinload(Post.corrections),
         selectinload(Post.followups),
     )
@@ -75,6 +76,46 @@ def posts_page(
     if limit is not None:
         query = query.limit(limit)
     return list(session.scalars(query))
+
+
+#: The box's groups: what we know, what we don't know yet, what was ruled false.
+BRIEFING_GROUPS: dict[str, tuple[Verification, ...]] = {
+    "known": (Verification.CONFIRMED,),
+    "open": (Verification.UNVERIFIED, Verification.DISPUTED),
+    "false": (Verification.FALSE,),
+}
+
+
+def briefing_posts(
+    session: Session, story: Story, limit: int
+) -> dict[str, tuple[int, list[Post]]]:
+    """Return {group: (how many visible posts, the newest `limit` of them)} for the box.
+
+    One grouped count and one LIMITed query per group: the cost does not grow with the story.
+    """
+    visible = (Post.story_id == story.id, Post.deleted_at.is_(None))
+    counts = dict(
+        session.execute(
+            select(Post.verification, func.count()).where(*visible).group_by(Post.verification)
+        ).all()
+    )
+    result: dict[str, tuple[int, list[Post]]] = {}
+    for group, statuses in BRIEFING_GROUPS.items():
+        count = sum(counts.get(status, 0) for status in statuses)
+        newest = (
+            list(
+                session.scalars(
+                    select(Post)
+                    .where(*visible, Post.verification.in_(statuses))
+                    .order_by(Post.created_seq.desc())
+                    .limit(limit)
+                )
+            )
+            if count
+            else []
+        )
+        result[group] = (count, newest)
+    return result
 
 
 def story_post(session: Session, story: Story, post_id: str) -> Post | None:

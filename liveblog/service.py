@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from . import verdicts
+from .bylines import set_coauthors
 from .db import Database
 from .errors import N_, Conflict, Forbidden, NotFound
 from .models import (
@@ -29,7 +30,7 @@ from .models import (
     StoryStatus,
     utcnow,
 )
-from .payloads import post_payload, rfc3339
+from .payloads import post_payload, rfc3339, writer_payload
 from .takedown import erase_text, scrub_events
 from .validation import (
     parse_post_create,
@@ -114,14 +115,16 @@ class StoryService:
                 ) from None
         return story
 
-    def update_story(self, actor: Actor, slug: str, data: Any) -> Story:
-        """Change a story's title, summary or status; ending it stamps `ended_at`."""
+    def update_story(
+        self, actor: Actor, slug: str, data: Any, *, at: datetime | None = None
+    ) -> Story:
+        """Change a story's title, summary or status; ending it stamps `ended_at` (now or `at`)."""
         req = parse_story_update(data)
         _require_editor(actor)
         try:
             with self.db.write() as session:
                 seq, story = bump(session, slug)
-                frame = self._change_story(session, story, seq, req)
+                frame = self._change_story(session, story, seq, req, at or utcnow())
         except _NoChange:
             with self.db.read() as session:  # nothing changed: answer with the story as it is
                 unchanged = session.scalar(select(Story).where(Story.slug == slug))
@@ -130,8 +133,9 @@ class StoryService:
         self.publish(story.slug, seq, frame)
         return story
 
-    def _change_story(self, session: Session, story: Story, seq: int, req: Any) -> str:
-        now = utcnow()
+    def _change_story(
+        self, session: Session, story: Story, seq: int, req: Any, now: datetime
+    ) -> str:
         values: dict[str, Any] = {}
         if req.title is not None and req.title != story.title:
             story.title = values["title"] = req.title
@@ -185,7 +189,10 @@ class StoryService:
             post = Post(
                 story_id=story.id,
                 author_id=actor.id if author_id is None else author_id,
-                body=req.body,
+                body=req.body.html,
+                format=req.body.format,
+                source=req.body.source,
+                headline=req.headline,
                 verification_history=[],
                 pinned=req.pinned,
                 key_event=req.key_event,
@@ -206,6 +213,7 @@ class StoryService:
             )
             session.add(post)
             session.flush()
+            set_coauthors(session, post, req.coauthors)
             if claim is not None:
                 claim(session, story, post)
             revise(session, post, actor.id, "created", now)
@@ -213,8 +221,9 @@ class StoryService:
             frame = append_event(
                 session, story, seq, EventType.POST_CREATED, now, post=payload, post_id=post.id
             )
+            answer = writer_payload(post, story.slug)
         self.publish(story.slug, seq, frame)
-        return payload
+        return answer
 
     def update_post(
         self, actor: Actor, slug: str, post_id: str, data: Any, *, at: datetime | None = None
@@ -235,10 +244,12 @@ class StoryService:
                         code="stale_version",
                         current=post.version,
                     )
-                    error.details = {"current": post_payload(post, story.slug)}
+                    error.details = {"current": writer_payload(post, story.slug)}
                     raise error
                 now = at or utcnow()
                 changes = self._apply(post, req, actor, now)
+                if req.coauthors is not None and set_coauthors(session, post, req.coauthors):
+                    changes.append("coauthors")
                 if req.resolves_given and req.resolves != post.resolves_id:
                     target = req.resolves and earlier_post(
                         session, story, req.resolves, post.created_seq
@@ -246,7 +257,7 @@ class StoryService:
                     post.resolves_id = target.id if target else None
                     changes.append("resolves")
                 if not changes:
-                    raise _NoChange(post_payload(post, story.slug))
+                    raise _NoChange(writer_payload(post, story.slug))
                 post.version += 1
                 post.updated_at = now
                 post.last_seq = seq
@@ -263,10 +274,11 @@ class StoryService:
                     changes=changes,
                     post_id=post.id,
                 )
+                answer = writer_payload(post, story.slug)
         except _NoChange as unchanged:
             return unchanged.result  # type: ignore[no-any-return]
         self.publish(story.slug, seq, frame)
-        return payload
+        return answer
 
     def delete_post(self, actor: Actor, slug: str, post_id: str, data: Any = None) -> None:
         """Take a post down from every public place, the log's replays included.
@@ -347,7 +359,7 @@ class StoryService:
     @staticmethod
     def _apply(post: Post, req: Any, actor: Actor, now: datetime) -> list[str]:
         changes: list[str] = []
-        body_changed = req.body is not None and req.body != post.body
+        body_changed = req.body is not None and req.body.html != post.body
         # The verdict rules run before anything is written: a refusal changes nothing.
         verification_changed = verdicts.apply(
             post,
@@ -356,10 +368,13 @@ class StoryService:
             is_editor=actor.role.is_editor,
             at=now,
         )
-        if body_changed:
-            post.body = req.body
+        if body_changed:  # judged by the HTML: a source that renders the same changes nothing
+            post.body, post.format, post.source = req.body.html, req.body.format, req.body.source
             post.body_edited_at = now
             changes.append("body")
+        if req.headline is not None and req.headline != post.headline:
+            post.headline = req.headline
+            changes.append("headline")
         if verification_changed:
             changes.append("verification")
         if req.pinned is not None and req.pinned != post.pinned:

@@ -42,7 +42,7 @@ def scrub_events(session: Session, story_id: int, post_id: str) -> int:
 
 def erase_text(session: Session, post: Post) -> None:
     """Erase a post's text, notes and corrections from the post and from its revisions."""
-    post.body = ""
+    post.body = post.source = post.headline = ""
     post.verification_note = ""
     post.verification_history = [
         {**entry, "note": ""} for entry in (post.verification_history or [])
@@ -50,7 +50,7 @@ def erase_text(session: Session, post: Post) -> None:
     session.execute(
         update(PostRevision)
         .where(PostRevision.post_id == post.id)
-        .values(body="", verification_note="")
+        .values(body="", source="", headline="", verification_note="")
     )
     session.execute(update(Correction).where(Correction.post_id == post.id).values(note=""))
     session.expire(post, ["corrections"])

@@ -24,6 +24,8 @@ MAX_SLUG = 80
 MAX_TITLE = 200
 MAX_SUMMARY = 2000
 MAX_NOTE = 1000
+MAX_HEADLINE = 200
+MAX_COAUTHORS = 5
 #: The largest value an integer column holds on every database we run on (PostgreSQL int4).
 MAX_INT = 2**31 - 1
 POST_ID_RE = re.compile(r"^[a-z0-9]{1,32}$")
@@ -35,17 +37,17 @@ _UNSET: Any = object()
 #: The fields each request body may hold (the OpenAPI document is held to these by a test).
 STORY_CREATE_FIELDS = ("title", "language", "timezone", "slug", "summary")
 STORY_UPDATE_FIELDS = ("title", "summary", "status", "known", "unknown")
-POST_CREATE_FIELDS = ("body", "format", "verification", "pinned", "key_event", "resolves")
-POST_UPDATE_FIELDS = (
-    "version",
+POST_CREATE_FIELDS = (
     "body",
     "format",
+    "headline",
+    "coauthors",
     "verification",
     "pinned",
     "key_event",
-    "correction",
     "resolves",
 )
+POST_UPDATE_FIELDS = ("version", *POST_CREATE_FIELDS, "correction")
 VERIFICATION_FIELDS = ("status", "note")
 TAKEDOWN_FIELDS = ("reason",)
 
@@ -137,7 +139,17 @@ def _bool(data: dict[str, Any], field: str) -> Any:
     return data[field]
 
 
+@dataclass(frozen=True)
+class BodyInput:
+    """A post body as written (`source`, in `format`) and as stored (`html`, sanitized)."""
+
+    html: str
+    format: str
+    source: str
+
+
 def _body(data: dict[str, Any], *, required: bool) -> Any:
+    """Return the body as a BodyInput; a body without `format` is HTML, as before."""
     fmt = parse_format(data.get("format"))
     if "body" not in data:
         if required:
@@ -149,7 +161,32 @@ def _body(data: dict[str, Any], *, required: bool) -> Any:
     body = body_html(raw, fmt)
     if not body:
         raise Invalid("body", N_("The post body is empty once unsafe markup is removed."))
-    return body
+    return BodyInput(body, fmt.value, raw.replace("\r\n", "\n"))
+
+
+def _headline(data: dict[str, Any]) -> Any:
+    """Return the plain-text headline ("" clears it, as null does), or unset."""
+    if data.get("headline", _UNSET) is None:
+        return ""
+    value = _text(data, "headline", MAX_HEADLINE)
+    if value is not _UNSET and any(unicodedata.category(c) == "Cc" for c in value):
+        raise Invalid("headline", N_("The field '%(field)s' holds control characters."))
+    return value
+
+
+def _coauthors(data: dict[str, Any]) -> Any:
+    """Return the co-authors' usernames, in order and without repeats, or unset."""
+    if "coauthors" not in data:
+        return _UNSET
+    names = data["coauthors"]
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise Invalid("coauthors", N_("The field 'coauthors' must be a list of usernames."))
+    unique = list(dict.fromkeys(n.strip() for n in names if n.strip()))
+    if len(unique) > MAX_COAUTHORS:
+        raise Invalid(
+            "coauthors", N_("A post has at most %(limit)d co-authors."), limit=MAX_COAUTHORS
+        )
+    return tuple(unique)
 
 
 @dataclass(frozen=True)
@@ -273,11 +310,13 @@ def _resolves(data: dict[str, Any]) -> Any:
 class PostCreate:
     """A validated new post with its body already sanitized."""
 
-    body: str
+    body: BodyInput
     verification: VerificationInput
     pinned: bool
     key_event: bool
     resolves: str | None = None
+    headline: str = ""
+    coauthors: tuple[str, ...] = ()
 
 
 def parse_post_create(data: Any) -> PostCreate:
@@ -289,8 +328,12 @@ def parse_post_create(data: Any) -> PostCreate:
     pinned = _bool(data, "pinned")
     key_event = _bool(data, "key_event")
     resolves = _resolves(data)
+    headline = _headline(data)
+    coauthors = _coauthors(data)
     return PostCreate(
         body=body,
+        headline="" if headline is _UNSET else headline,
+        coauthors=() if coauthors is _UNSET else coauthors,
         verification=verification,
         pinned=False if pinned is _UNSET else pinned,
         key_event=False if key_event is _UNSET else key_event,
@@ -303,12 +346,14 @@ class PostUpdate:
     """A validated change to a post; None means unchanged."""
 
     version: int
-    body: str | None
+    body: BodyInput | None
     verification: VerificationInput | None
     pinned: bool | None
     key_event: bool | None
     correction: str | None
     resolves: Any = _UNSET  # a post id, None to clear, or _UNSET (unchanged)
+    headline: str | None = None  # "" clears it
+    coauthors: tuple[str, ...] | None = None  # () clears them
 
     @property
     def resolves_given(self) -> bool:
@@ -337,6 +382,8 @@ def parse_post_update(data: Any) -> PostUpdate:
         key_event=None if key_event is _UNSET else key_event,
         correction=None if correction is _UNSET else correction,
         resolves=_resolves(data),
+        headline=_or_none(_headline(data)),
+        coauthors=_or_none(_coauthors(data)),
     )
     if update == PostUpdate(version, None, None, None, None, None):
         raise Invalid(
@@ -344,6 +391,10 @@ def parse_post_update(data: Any) -> PostUpdate:
             N_("Nothing to change: give body, verification, pinned, key_event or correction."),
         )
     return update
+
+
+def _or_none(value: Any) -> Any:
+    return None if value is _UNSET else value
 
 
 def _optional_text(data: dict[str, Any], field: str) -> str | None:

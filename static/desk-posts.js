@@ -8,7 +8,8 @@
   const EDITOR_ONLY = new Set(["confirmed", "false"]);
 
   window.DeskPosts = function (ctx) {
-    const { M, cfg, h, fmt, call, notify } = ctx;
+    const { M, cfg, h, fmt, call, notify, users } = ctx;
+    const FORMATS = ["markdown", "text", "html"];
     const IS_EDITOR = cfg.editor === "true";
     const ME = cfg.userName;
     const list = document.getElementById("desk-posts");
@@ -65,10 +66,11 @@
       return h("div", { class: "desk-post-view" }, [
         h("div", { class: "post-meta" }, [
           h("time", { class: "post-time", datetime: post.published_at, text: showTime(post.published_at) }),
-          h("span", { text: post.author.name }),
+          h("span", { class: "desk-byline", text: (post.authors || [post.author]).map((a) => a.name).join(", ") }),
           h("span", { class: "muted", text: fmt(M.version, { n: post.version }) }),
           ...marks,
         ]),
+        post.headline ? h("h3", { class: "post-headline", text: post.headline }) : null,
         badge(post.verification.status, post.verification.note),
         bodyNode(post.body),
         ...corrections,
@@ -139,6 +141,10 @@
     function upsert(post) {
       const known = posts.get(post.id);
       if (known && known.version > post.version) return; // an older replayed event
+      if (known && known.version === post.version && post.source === undefined) {
+        post.source = known.source; // the same version from the stream: keep the writer's copy
+        post.coauthors = known.coauthors;
+      }
       if (post.editable === undefined) {
         const mine = post.author.name === ME && cfg.role !== "contributor";
         post.editable = known ? known.editable : IS_EDITOR || mine;
@@ -175,15 +181,32 @@
         .map((s) => h("option", { value: s, selected: s === current, text: M["status_" + s] }));
     }
 
-    function openEdit(id, prefill) {
-      const post = posts.get(id);
+    // Posts from the live stream carry no `source` (events never do): fetch the writer's copy.
+    async function openEdit(id, prefill) {
+      let post = posts.get(id);
       const v = views.get(id);
       if (!post || !v) return;
+      if (post.source === undefined) {
+        try {
+          upsert(await call("GET", postUrl(id)));
+          post = posts.get(id);
+        } catch (err) { notify(err.message, "error"); return; }
+      }
       const mine = prefill || {};
       const ver = mine.verification || post.verification;
       const field = (label, input) => h("label", { class: "stack" }, [h("span", { text: label }), input]);
+      // The text opens as it was written, in its own format (Markdown stays Markdown).
       const body = h("textarea", { class: "edit-body", rows: "6" });
-      body.value = mine.body !== undefined ? mine.body : post.body;
+      body.value = mine.body !== undefined ? mine.body : post.source;
+      const format = h("select", { class: "edit-format" }, FORMATS.map((f) =>
+        h("option", { value: f, text: M["format_" + f], selected: f === (mine.format || post.format) })));
+      const headline = h("input", { class: "edit-headline", maxlength: "200",
+        value: mine.headline !== undefined ? mine.headline : post.headline || "" });
+      const chosen = mine.coauthors || post.coauthors || [];
+      const coauthors = h("select", { class: "edit-coauthors", multiple: true, size: "3" },
+        users.filter((u) => u.display_name !== post.author.name || chosen.includes(u.username))
+          .map((u) => h("option", { value: u.username, text: u.display_name + " (" + u.username + ")",
+            selected: chosen.includes(u.username) })));
       const status = h("select", { class: "edit-status" }, statusOptions(ver.status));
       const note = h("input", { class: "edit-note", maxlength: "1000", value: ver.note || "" });
       // The server enforces both rules; the form says why before anyone tries.
@@ -194,7 +217,7 @@
         text: locked ? M.verdict_locked : binds ? M.verdict_binds : "", hidden: !locked && !binds });
       const verdictReset = () => {
         const unchanged = status.value === post.verification.status && note.value === post.verification.note;
-        const resets = binds && body.value !== post.body && (!IS_EDITOR || unchanged);
+        const resets = binds && body.value !== post.source && (!IS_EDITOR || unchanged);
         verdictNote.textContent = resets ? M.verdict_will_reset : locked ? M.verdict_locked : M.verdict_binds;
         verdictNote.classList.toggle("flash-warn", resets);
       };
@@ -212,7 +235,10 @@
         value: mine.correction || "" });
       const form = h("form", { class: "edit-form stack" }, [
         h("p", { class: "meanwhile flash flash-warn", hidden: true, role: "status" }),
+        field(M.headline, headline),
+        h("div", { class: "row" }, [field(M.written_as, format)]),
         field(M.body, body),
+        field(M.coauthors, coauthors),
         h("div", { class: "row" }, [field(M.verification, status), field(M.note, note)]),
         verdictNote,
         reaffirm ? h("label", { class: "reaffirm" }, [reaffirm, " " + M.verdict_reaffirm]) : null,
@@ -231,7 +257,13 @@
       form.addEventListener("submit", (event) => {
         event.preventDefault();
         const changes = {};
-        if (body.value !== base.body) changes.body = body.value;
+        if (body.value !== base.source || format.value !== base.format) {
+          changes.body = body.value;
+          changes.format = format.value;
+        }
+        if (headline.value.trim() !== (base.headline || "")) changes.headline = headline.value;
+        const names = [...coauthors.selectedOptions].map((o) => o.value);
+        if (names.join("\n") !== (base.coauthors || []).join("\n")) changes.coauthors = names;
         if (!locked && (status.value !== base.verification.status || note.value !== base.verification.note)) {
           changes.verification = { status: status.value, note: note.value };
         }
@@ -280,6 +312,8 @@
       if (changes.pinned !== undefined) items.push(M.pinned + ": " + (changes.pinned ? "✓" : "✗"));
       if (changes.key_event !== undefined) items.push(M.key_event + ": " + (changes.key_event ? "✓" : "✗"));
       if (changes.correction) items.push(M.corrections + ": " + changes.correction);
+      if (changes.headline !== undefined) items.push(M.headline + ": " + changes.headline);
+      if (changes.coauthors) items.push(M.coauthors + ": " + changes.coauthors.join(", "));
       return h("ul", { class: "conflict-changes" }, items.map((t) => h("li", { text: t })));
     }
 
@@ -314,7 +348,7 @@
       const draft = changes.body !== undefined ? changes.body : null;
       if (draft === null) yoursBody.innerHTML = current.body;
       else {
-        call("POST", cfg.previewUrl, { body: draft })
+        call("POST", cfg.previewUrl, { body: draft, format: changes.format })
           .then((data) => { yoursBody.innerHTML = data.html; }) // sanitized by the server
           .catch(() => { yoursBody.textContent = draft; });
       }

@@ -77,17 +77,19 @@
     statusLine.className = "compose-status " + (kind || "");
   }
 
-  const posts = window.DeskPosts({ M, cfg, h, fmt, call, notify: flashStatus });
+  const USERS = JSON.parse(document.getElementById("desk-users").textContent);
+  const posts = window.DeskPosts({ M, cfg, h, fmt, call, notify: flashStatus, users: USERS });
   const upsert = posts.upsert;
   const remove = posts.remove;
 
   function showPreview(html) {
     const content = html || '<p class="muted">' + escapeHtml(M.empty_preview) + "</p>";
     preview.srcdoc = '<!doctype html><html lang="' + escapeHtml(cfg.locale) + '"><head>' +
-      '<meta charset="utf-8"><link rel="stylesheet" href="' + escapeHtml(cfg.cssUrl) + '">' +
+      '<meta charset="utf-8"><title>' + escapeHtml(preview.title) + '</title>' +
+      '<link rel="stylesheet" href="' + escapeHtml(cfg.cssUrl) + '">' +
       '<link rel="stylesheet" href="' + escapeHtml(cfg.embedsCssUrl) + '">' +
       '<link rel="stylesheet" href="' + escapeHtml(cfg.deskCssUrl) + '">' +
-      '</head><body class="preview-doc"><div class="post-body">' + content + "</div></body></html>";
+      '</head><body class="preview-doc"><main class="post-body">' + content + "</main></body></html>";
   }
 
   let previewTimer = null;
@@ -107,7 +109,12 @@
 
   // The post request the composer holds (a contributor's form has no verification fields).
   function composed() {
-    const payload = { body: bodyInput.value, format: formatInput.value };
+    const payload = {
+      body: bodyInput.value,
+      format: formatInput.value,
+      headline: form.headline.value,
+      coauthors: [...form.coauthors.selectedOptions].map((o) => o.value),
+    };
     if (form.verification) {
       payload.verification = { status: form.verification.value, note: form.note.value };
     }

@@ -187,6 +187,18 @@
     return badge;
   }
 
+  /* The author and co-authors, joined as the reader's language joins a list. */
+  let listFormat = null;
+  try {
+    listFormat = new Intl.ListFormat(locale, { style: "long", type: "conjunction" });
+  } catch (err) {
+    listFormat = null;
+  }
+  function byline(post) {
+    const names = (post.authors || (post.author ? [post.author] : [])).map((a) => a.name);
+    return listFormat ? listFormat.format(names) : names.join(", ");
+  }
+
   function renderPost(post, keep) {
     const status = STATUSES.includes(post.verification && post.verification.status)
       ? post.verification.status
@@ -210,7 +222,7 @@
     link.append(timeNode(published, published.short));
     const rel = make("span", "post-relative", relative(post.published_at, Date.now()));
     rel.dataset.time = post.published_at;
-    meta.append(link, " ", rel, " ", make("span", "post-author", post.author ? post.author.name : ""));
+    meta.append(link, " ", rel, " ", make("span", "post-author", byline(post)));
     if (post.pinned) meta.append(" ", make("span", "mark mark-pinned", T.pinned));
     if (post.key_event) meta.append(" ", make("span", "mark mark-key", T.keyEvent));
     if (keep.editedAt) {
@@ -223,6 +235,7 @@
     }
     article.append(meta);
 
+    if (post.headline) article.append(content(make("h2", "post-headline", post.headline)));
     article.append(trust ? trust.badge(post, status) : plainBadge(post, status));
     if (keep.notice) {
       const notice = make("p", "status-change", T.now[keep.notice] || "");
@@ -484,6 +497,7 @@
     const handler = HANDLERS[event.type];
     if (!handler) return; // a type this page does not know: skip it, keep the order
     try {
+      if (trust) trust.before(event);
       handler(event);
       if (trust) trust.applied(event);
     } catch (err) {

@@ -2,9 +2,10 @@
  *
  * live.js calls window.LiveblogTrust({...}) once and then uses what it returns: `badge`
  * builds a post's verification badge with its timeline (the markup of _badge.html),
- * `decorate` adds the follow-up lines of a post, and `applied` runs after every event to
- * refresh follow-up links and the "what we know" box from the posts on the page. Every word
- * comes from the server (cfg.text.trust); every text goes in as text.
+ * `decorate` adds the follow-up lines of a post, `before` runs before every event and
+ * `applied` after it, to refresh follow-up links (permalinks) and keep the story-wide
+ * "what we know" box current. Every word comes from the server (cfg.text.trust); every
+ * text goes in as text.
  */
 (() => {
   "use strict";
@@ -65,7 +66,7 @@
         line.append(make("strong", "followup-outcome", fill(X.outcome, { status: T.verification[status] })), " ");
       }
       const link = make("a", "", fill(X.seeFollowup, { time: stamp(followup.published_at).short }));
-      link.href = `#post-${followup.id}`;
+      link.href = postUrl(followup.id);
       line.append(link);
       return line;
     }
@@ -74,7 +75,7 @@
     function followsUpLine(id) {
       const line = make("p", "follows-up");
       const link = make("a", "", X.followsUp);
-      link.href = `#post-${id}`;
+      link.href = postUrl(id);
       line.append(link);
       return line;
     }
@@ -113,52 +114,241 @@
       }
     }
 
-    /* ---------- "what we know / what we don't know yet" ---------- */
+    /* ---------- "what we know / what we don't know yet" ----------
+     *
+     * The server renders the box for the whole story: per group a count (data-count) and
+     * the newest few posts. Each event moves a post between groups when its previous
+     * status is known: from the event itself (a status change carries the post's timeline,
+     * whose second-to-last step is the old status), the post on the page, or the box's
+     * own lists. When it is not (a post taken down that neither shows, or a replayed event
+     * whose text was taken down), or a list runs short, the box is fetched again: one URL
+     * per story seq (cacheable, one render on the server however many readers ask),
+     * after a random delay and only once per burst of events.
+     */
 
     const box = document.getElementById("briefing");
+    const GROUPS = ["known", "open", "false"];
+    const groupOf = (status) => (status === "confirmed" ? "known" : status === "false" ? "false" : "open");
+    const RECENT = 500; // events kept to replay over a box fetched at an older seq
+    const JITTER = 4000; // ms: readers' fetches spread over this window
+    const QUIET = 1500; // ms without a new reason before fetching
+    let state = null; // {seq, groups: {name: {count, items: [{id, status, text, published}]}}}
+    let recent = [];
+    let prior = null; // what `before` learned about the event's post
 
-    function excerpt(node) {
-      const body = node.querySelector(".post-body");
-      const text = (body ? body.textContent : "").replace(/\s+/g, " ").trim();
-      return text.length <= EXCERPT ? text : `${text.slice(0, EXCERPT - 1).trimEnd()}…`;
+    function excerptOf(text) {
+      const flat = (text || "").replace(/\s+/g, " ").trim();
+      return flat.length <= EXCERPT ? flat : `${flat.slice(0, EXCERPT - 1).trimEnd()}…`;
     }
 
-    function fillList(section, claims) {
+    function textOf(html) {
+      const tpl = document.createElement("template");
+      tpl.innerHTML = html || ""; // sanitized by the server; a template runs and loads nothing
+      return tpl.content.textContent;
+    }
+
+    function readBox() {
+      const groups = {};
+      for (const name of GROUPS) {
+        const section = box.querySelector(`.briefing-${name}`);
+        groups[name] = {
+          count: Number.parseInt(section.dataset.count, 10) || 0,
+          items: [...section.querySelectorAll("li[data-id]")].map((li) => ({
+            id: li.dataset.id,
+            status: li.dataset.status,
+            published: li.dataset.published,
+            text: li.querySelector("a").textContent,
+          })),
+        };
+      }
+      return groups;
+    }
+
+    function postUrl(id) {
+      return `${cfg.postsPath}${encodeURIComponent(id)}${cfg.linkQuery || ""}`;
+    }
+
+    function fillList(section, group) {
       const list = section.querySelector("ul");
       list.replaceChildren();
-      for (const claim of claims.slice(0, BOX_LIMIT)) {
+      for (const claim of group.items.slice(0, BOX_LIMIT)) {
         const item = make("li", `claim-${claim.status}`);
+        item.dataset.id = claim.id;
+        item.dataset.status = claim.status;
+        item.dataset.published = claim.published;
         const link = content(make("a", "", claim.text));
-        link.href = `#post-${claim.id}`;
+        link.href = postUrl(claim.id);
         if (claim.status === "disputed") item.append(make("strong", "", T.verification.disputed), " ");
         item.append(link);
         list.append(item);
       }
+      section.dataset.count = String(group.count);
       const more = section.querySelector(".briefing-more");
-      const rest = claims.length - BOX_LIMIT;
+      const rest = group.count - Math.min(group.items.length, BOX_LIMIT);
       more.hidden = rest <= 0;
       more.textContent = rest > 0 ? fill(X.more, { num: rest }) : "";
     }
 
-    function refreshBox() {
-      if (!box) return;
-      const groups = { known: [], open: [], false: [] };
-      const nodes = [...document.querySelectorAll(".post")]
-        .sort((a, b) => Date.parse(b.dataset.published) - Date.parse(a.dataset.published));
-      for (const node of nodes) {
-        const status = node.dataset.verification;
-        const group = status === "confirmed" ? "known" : status === "false" ? "false" : "open";
-        groups[group].push({ id: node.id.slice(5), status, text: excerpt(node) });
-      }
+    function drawBox() {
+      if (!box || !state) return;
       let shown = false;
-      for (const [name, claims] of Object.entries(groups)) {
+      for (const name of GROUPS) {
         const section = box.querySelector(`.briefing-${name}`);
         const wording = section.querySelector(".briefing-text");
-        fillList(section, claims);
-        section.hidden = !claims.length && !(wording && wording.textContent);
+        const group = state.groups[name];
+        fillList(section, group);
+        section.hidden = !group.count && !(wording && wording.textContent);
         shown = shown || !section.hidden;
       }
       box.hidden = !shown;
+    }
+
+    function findItem(id) {
+      for (const name of GROUPS) {
+        const item = state.groups[name].items.find((c) => c.id === id);
+        if (item) return { name, item };
+      }
+      return null;
+    }
+
+    function remove(name, id) {
+      const group = state.groups[name];
+      group.count = Math.max(0, group.count - 1);
+      const before = group.items.length;
+      group.items = group.items.filter((c) => c.id !== id);
+      // A list that lost a post while more exist than it shows is refilled from the server.
+      if (group.items.length < before && group.items.length < BOX_LIMIT && group.count > group.items.length) {
+        refetchSoon();
+      }
+    }
+
+    function insert(name, claim) {
+      const group = state.groups[name];
+      group.count += 1;
+      const at = Date.parse(claim.published);
+      const full = group.items.length >= BOX_LIMIT;
+      const oldest = group.items.length ? Date.parse(group.items[group.items.length - 1].published) : Infinity;
+      // Older than every listed post of a full list: counted, not listed (as the server does).
+      if (full && at < oldest) return;
+      group.items.push(claim);
+      group.items.sort((a, b) => Date.parse(b.published) - Date.parse(a.published));
+      group.items = group.items.slice(0, BOX_LIMIT);
+    }
+
+    /* Note what the page knows of the event's post before live.js changes the page. */
+    function before(event) {
+      prior = null;
+      const id = event.post && event.post.id;
+      if (!id || !box) return;
+      const node = document.getElementById(`post-${id}`);
+      const listed = state && findItem(id);
+      prior = {
+        status: node ? node.dataset.verification : listed ? listed.item.status : null,
+      };
+    }
+
+    /* The status the post had before this event, or undefined when nothing tells. */
+    function previousStatus(event, known) {
+      const post = event.post;
+      if (event.type === "post.updated" && !post.redacted) {
+        const changes = event.changes || [];
+        if (!changes.includes("verification")) return post.verification.status;
+        const steps = post.verification_history || [];
+        if (steps.length >= 2) return steps[steps.length - 2].status;
+      }
+      return known || undefined;
+    }
+
+    function boxEvent(event, known) {
+      if (!event.type.startsWith("post.") || !event.post || !event.post.id) return;
+      const post = event.post;
+      const id = post.id;
+      if (event.type === "post.created" && !post.redacted) {
+        insert(groupOf(post.verification.status), {
+          id, status: post.verification.status, published: post.published_at, text: excerptOf(textOf(post.body)),
+        });
+        return;
+      }
+      const old = event.type === "post.created" ? undefined : previousStatus(event, known);
+      if (!old) {
+        refetchSoon(); // nothing on the page says which count this post was in
+        return;
+      }
+      if (event.type === "post.deleted") {
+        remove(groupOf(old), id);
+        return;
+      }
+      const status = post.verification.status;
+      const claim = { id, status, published: post.published_at, text: excerptOf(textOf(post.body)) };
+      if (groupOf(old) !== groupOf(status)) {
+        remove(groupOf(old), id);
+        insert(groupOf(status), claim);
+        return;
+      }
+      const listed = findItem(id);
+      if (listed) Object.assign(listed.item, claim);
+    }
+
+    let fetchTimer = 0;
+    let fetching = false;
+    let again = false;
+
+    function refetchSoon() {
+      if (!box || !cfg.briefingPath) return;
+      if (fetching) {
+        again = true;
+        return;
+      }
+      clearTimeout(fetchTimer);
+      fetchTimer = setTimeout(refetch, QUIET + Math.random() * JITTER);
+    }
+
+    async function refetch() {
+      fetching = true;
+      again = false;
+      const seq = Number.parseInt(document.getElementById("story").dataset.lastSeq, 10) || 0;
+      try {
+        const response = await fetch(`${cfg.briefingPath}?seq=${seq}`, { headers: { Accept: "application/json" } });
+        if (!response.ok) throw new Error(`HTTP ${response.status}`);
+        const doc = await response.json();
+        const groups = {};
+        for (const name of GROUPS) {
+          groups[name] = {
+            count: doc[name].count,
+            items: doc[name].posts.map((c) => ({ id: c.id, status: c.status, published: c.published, text: c.text })),
+          };
+        }
+        state = { seq: doc.last_seq, groups };
+        // Events this page applied after the server's answer was made go on top of it.
+        for (const event of recent) {
+          if (event.seq > state.seq) {
+            boxEvent(event, event._known);
+            state.seq = event.seq;
+          }
+        }
+        drawBox();
+      } catch (err) {
+        again = true; // try again later, as spread out as the first time
+      } finally {
+        fetching = false;
+        if (again) refetchSoon();
+      }
+    }
+
+    function updateBox(event) {
+      if (!box || !state || !event.seq) return;
+      if (event.seq <= state.seq) return; // already counted in the box as rendered or fetched
+      const known = prior && prior.status;
+      recent.push(Object.assign({}, event, { _known: known }));
+      if (recent.length > RECENT) recent = recent.slice(-RECENT);
+      boxEvent(event, known);
+      state.seq = event.seq;
+      drawBox();
+    }
+
+    if (box) {
+      const root = document.getElementById("story");
+      state = { seq: Number.parseInt(root && root.dataset.lastSeq, 10) || 0, groups: readBox() };
     }
 
     function storyWording(values) {
@@ -181,12 +371,13 @@
           if (line) line.remove();
         }
       }
+      if (event.type.startsWith("post.")) updateBox(event);
       if (event.type.startsWith("post.") || event.type === "story.updated") {
         refreshFollowups();
-        refreshBox();
+        drawBox();
       }
     }
 
-    return { badge, decorate, applied };
+    return { badge, decorate, before, applied };
   };
 })();

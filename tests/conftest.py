@@ -19,12 +19,18 @@ from liveblog.accounts import create_token, create_user
 from liveblog.cli import upgrade_database
 from liveblog.logins import LoginLimit
 from liveblog.models import Event, Post, PostRevision, Story
+from liveblog.payloads import WRITER_KEYS
 from liveblog.runtime import Runtime
 
 POSTGRES_URL = os.environ.get(
     "LIVEBLOG_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 REDIS_URL = os.environ.get("LIVEBLOG_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def public_post(post: dict[str, Any]) -> dict[str, Any]:
+    """Return the write API's post object as events carry it: without the writer-only keys."""
+    return {k: v for k, v in post.items() if k not in WRITER_KEYS}
 
 
 def service_missing(what: str, reason: str) -> None:

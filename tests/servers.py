@@ -73,7 +73,7 @@ class Server:
         cmd = [LIVEBLOG, "serve", "--port", str(self.port), "--workers", str(self.workers)]
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(cmd, env=self.env, stdout=log, stderr=log, cwd=ROOT)
-        wait_until(lambda: self.get("/healthz")[0] == 200, 30, f"server on {self.port}")
+        wait_until(lambda: self.get("/healthz")[0] == 200, 90, f"server on {self.port}")
         return self
 
     def get(self, path: str) -> tuple[int, Any]:

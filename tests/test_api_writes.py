@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import Newsroom
+from conftest import Newsroom, public_post
 
 from liveblog.sanitize import MAX_BODY_CHARS
 
@@ -26,6 +26,10 @@ POST_KEYS = {
 }  # fmt: skip
 #: What issue 10 adds to the contract's post: the checks' timeline, who set the status.
 TRUST_KEYS = {"verified_by_editor", "verification_history", "resolves", "followups"}
+#: What issue 12 adds: the headline, the whole byline and the format the text was written in.
+FIELD_KEYS = {"format", "headline", "authors"}
+#: What only the writer's answer holds, never an event: the text as written, co-authors' logins.
+WRITER_KEYS = {"source", "coauthors"}
 #: ... and to the story: the editors' "what we know / what we don't know yet" wording.
 STORY_TRUST_KEYS = {"known", "unknown"}
 STORY = {"title": "Gempa", "language": "id", "timezone": "Asia/Jakarta"}
@@ -182,7 +186,7 @@ def test_create_post_returns_every_field(newsroom: Newsroom) -> None:
     )
     assert r.status_code == 201, r.get_json()
     post = r.get_json()
-    assert set(post) == POST_KEYS | TRUST_KEYS
+    assert set(post) == POST_KEYS | TRUST_KEYS | FIELD_KEYS | WRITER_KEYS
     assert isinstance(post["id"], str)
     assert post["id"]
     skip = {"id", "published_at", "updated_at", *TRUST_KEYS}
@@ -190,6 +194,11 @@ def test_create_post_returns_every_field(newsroom: Newsroom) -> None:
         "story": slug,
         "body": "<p>Air <strong>naik</strong></p>",
         "author": {"name": "Bagus"},
+        "authors": [{"name": "Bagus"}],
+        "format": "html",
+        "source": "<p>Air <strong>naik</strong></p>",
+        "headline": None,
+        "coauthors": [],
         "verification": {"status": "unverified", "note": ""},
         "pinned": False,
         "key_event": False,
@@ -199,7 +208,7 @@ def test_create_post_returns_every_field(newsroom: Newsroom) -> None:
     assert recent(post["published_at"]) == instant(post["updated_at"])
     [event] = events(newsroom, slug)
     assert (event["seq"], event["type"], event["story"]) == (1, "post.created", slug)
-    assert event["post"] == post
+    assert event["post"] == public_post(post)
     assert get_story(newsroom, slug)["last_seq"] == 1
     assert len({post["id"], *(newsroom.post(slug)["id"] for _ in range(4))}) == 5
     longest = newsroom.post(slug, body="a" * MAX_BODY_CHARS)
@@ -237,7 +246,7 @@ def test_patch_post_one_version_one_event(
     r = patch(newsroom, slug, old["id"], version=1, **fields)
     assert r.status_code == 200, r.get_json()
     new = r.get_json()
-    assert set(new) == POST_KEYS | TRUST_KEYS
+    assert set(new) == POST_KEYS | TRUST_KEYS | FIELD_KEYS | WRITER_KEYS
     assert new["version"] == 2
     assert instant(new["updated_at"]) >= instant(old["updated_at"])
     untouched = POST_KEYS - {"version", "updated_at", "corrections", *expect}
@@ -252,7 +261,7 @@ def test_patch_post_one_version_one_event(
     log = events(newsroom, slug, after=1)
     assert len(log) == 1
     assert (log[0]["seq"], log[0]["type"], log[0]["changes"]) == (2, "post.updated", changes)
-    assert log[0]["post"] == new
+    assert log[0]["post"] == public_post(new)
 
 
 def test_version_rises_by_one_per_change(newsroom: Newsroom) -> None:

@@ -198,6 +198,58 @@ def test_demo_is_idempotent_and_complete(app: Flask, runner: FlaskCliRunner) -> 
 # -- the installed console script as a real process --------------------------------------
 
 
+def test_demo_is_an_ended_night(app: Flask, runner: FlaskCliRunner) -> None:
+    """The demo is a past night: ended at its last change, not live two years later."""
+    assert invoke(runner, "demo").exit_code == 0
+    client = app.test_client()
+    story = client.get(f"/api/v1/stories/{DEMO_SLUG}").get_json()
+    assert story["status"] == "ended"
+    with rt(app).db.read() as session:
+        last = session.scalar(select(func.max(Post.updated_at)))
+    assert last is not None
+    assert story["ended_at"].startswith(last.strftime("%Y-%m-%dT%H:%M"))
+    assert story["ended_at"].startswith("2024-08-13")
+    html = client.get(f"/stories/{DEMO_SLUG}?lang=en").get_data(as_text=True)
+    assert "Coverage of this story has ended." in html
+    assert 'class="banner banner-ended"' in html
+    assert "banner-live" not in html
+    events = client.get(f"/api/v1/stories/{DEMO_SLUG}/events").get_json()["events"]
+    assert events[-1]["type"] == "story.updated"
+    assert events[-1]["values"]["status"] == "ended"
+    # A demo left live by an older version is ended by the next `liveblog demo`.
+    from liveblog.models import StoryStatus
+
+    with rt(app).db.write() as session:
+        row = session.scalar(select(Story).where(Story.slug == DEMO_SLUG))
+        assert row is not None
+        row.status, row.ended_at = StoryStatus.LIVE, None
+    assert invoke(runner, "demo").exit_code == 0
+    assert client.get(f"/api/v1/stories/{DEMO_SLUG}").get_json()["status"] == "ended"
+
+
+def test_demo_replay_is_a_new_live_story_that_ends(app: Flask, runner: FlaskCliRunner) -> None:
+    """`demo --replay` plays the night as a new story, live while it plays, ended after."""
+    assert invoke(runner, "demo").exit_code == 0
+    result = invoke(runner, "demo", "--replay", "--speed", "1000000")
+    assert result.exit_code == 0, result.output
+    url = result.stdout.strip().splitlines()[0]
+    slug = urlsplit(url).path.rsplit("/", 1)[-1]
+    assert slug == f"{DEMO_SLUG}-ulang"
+    client = app.test_client()
+    story = client.get(f"/api/v1/stories/{slug}").get_json()
+    assert story["status"] == "ended"
+    assert story["created_at"] > "2026"  # a new story, now
+    demo = client.get(f"/api/v1/stories/{DEMO_SLUG}").get_json()
+    events = client.get(f"/api/v1/stories/{slug}/events?limit=1000").get_json()["events"]
+    original = client.get(f"/api/v1/stories/{DEMO_SLUG}/events?limit=1000").get_json()
+    assert [e["type"] for e in events] == [e["type"] for e in original["events"]]
+    assert [e.get("changes") for e in events] == [e.get("changes") for e in original["events"]]
+    assert demo["status"] == "ended"
+    again = invoke(runner, "demo", "--replay", "--speed", "1000000")
+    assert again.stdout.strip().splitlines()[0].endswith(f"{DEMO_SLUG}-ulang-2")
+    assert invoke(runner, "demo", "--replay", "--speed", "0").exit_code != 0
+
+
 def run_cli(tmp_path: Path, *args: str, stdin: str = "", **env: str) -> Any:
     environ = {k: v for k, v in os.environ.items() if not k.startswith(("LIVEBLOG_", "FLASK_"))}
     environ.update(

@@ -73,6 +73,8 @@ def test_markdown_by_keyboard_with_an_embed_that_loads_only_on_click(
         "> Warga diminta menjauhi bangunan retak.\n>\n> — Kepala BPBD Cianjur"
     )
     preview = page.frame_locator("#preview")
+    # The preview follows typing after a pause: wait for the last keystrokes to reach it.
+    preview.locator("blockquote cite", has_text="Kepala BPBD Cianjur").wait_for()
     preview.locator("figure.embed[data-provider='x'] a").wait_for()
     assert preview.locator("strong").first.text_content() == "Gempa susulan"
     assert preview.locator("blockquote p").first.text_content() == (

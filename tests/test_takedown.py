@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Newsroom, make_app, rt
+from conftest import Newsroom, make_app, public_post, rt
 from desk_client import Desk
 from servers import Reader, Server, api, prepare, server_env
 from sqlalchemy import select
@@ -251,7 +251,7 @@ def test_websocket_replay_from_zero_is_scrubbed(tmp_path: Path, db_url: str | No
             late.close()
         assert late.seqs() == [1, 2, 3]
         assert [e["type"] for e in late.events] == ["post.created"] * 2 + ["post.deleted"]
-        assert late.events[0]["post"] == kept
+        assert late.events[0]["post"] == public_post(kept)
         assert late.events[1]["post"] == {"id": gone["id"], "redacted": True}
         assert SECRET not in json.dumps(late.events)
     finally:

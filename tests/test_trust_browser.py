@@ -57,7 +57,9 @@ def test_follow_up_and_box_update_live(browser: Any, site: Site) -> None:
         assert "Kabarnya 40 korban." in text_of(tab, "#briefing .briefing-open")
         followup = site.post(slug, "<p>Polisi: 4 korban.</p>", resolves=claim["id"])
         node = f"#post-{claim['id']}"
-        page.wait_for_selector(f"{node} .followup a[href='#post-{followup['id']}']")
+        # Follow-up links are permalinks, built live as the server renders them.
+        permalink = f"/stories/{slug}/posts/{followup['id']}"
+        page.wait_for_selector(f"{node} .followup a[href^='{permalink}']")
         assert page.locator(f"{node} .followup-outcome").count() == 0
         claim = site.patch(slug, claim, verification={"status": "false", "note": "Polisi"})
         page.wait_for_selector(f"{node} .followup-false .followup-outcome")
@@ -65,7 +67,7 @@ def test_follow_up_and_box_update_live(browser: Any, site: Site) -> None:
         assert "Kabarnya 40 korban." in text_of(tab, "#briefing .briefing-false")
         assert "Kabarnya" not in text_of(tab, "#briefing .briefing-open")
         back = f"#post-{followup['id']} .follows-up a"
-        assert page.get_attribute(back, "href") == node
+        assert page.get_attribute(back, "href") == f"/stories/{slug}/posts/{claim['id']}?lang=id"
         site.call("PATCH", f"/api/v1/stories/{slug}", {"known": "Jembatan runtuh."})
         page.wait_for_function(
             "() => document.querySelector('#briefing .briefing-known .briefing-text')"
@@ -110,6 +112,55 @@ def test_takedown_leaves_no_text_for_a_reader_catching_up(browser: Any, site: Si
         assert "Melati" not in tab.page.content()
         assert replies
         assert all("Melati" not in reply.text() for reply in replies)  # nor on the wire
+        assert tab.errors == []
+    finally:
+        tab.close()
+
+
+def test_box_follows_rulings_on_posts_not_on_the_page(browser: Any, site: Site) -> None:
+    """The box counts the whole story: a ruling on a post far below the first page moves it
+    live, and a takedown nothing on the page can place is fetched, not guessed."""
+    slug = site.story()
+    old = site.post(slug, "<p>Kabar lama soal korban.</p>")
+    gone = site.post(slug, "<p>Kabar lama lain.</p>")
+    for n in range(52):
+        site.post(slug, f"<p>Kabar {n}.</p>")
+    tab = Reader(browser, lang="en").open(site, slug)
+    try:
+        page = tab.page
+        assert page.locator(f"#post-{old['id']}").count() == 0  # on an older page
+        count = "(name) => document.querySelector(`#briefing .briefing-${name}`).dataset.count"
+        assert page.evaluate(count, "open") == "54"
+        assert page.evaluate(count, "known") == "0"
+        assert page.locator("#briefing .briefing-known").is_hidden()
+        requests_before = len([u for u in tab.requests if "briefing.json" in u])
+        old = site.patch(slug, old, verification={"status": "confirmed", "note": "Polisi"})
+        page.wait_for_selector(f"#briefing .briefing-known li[data-id='{old['id']}']")
+        assert page.locator("#briefing .briefing-known").is_visible()
+        assert page.evaluate(count, "known") == "1"
+        assert page.evaluate(count, "open") == "53"
+        link = page.get_attribute(f"#briefing .briefing-known li[data-id='{old['id']}'] a", "href")
+        assert link == f"/stories/{slug}/posts/{old['id']}?lang=en"
+        assert "Kabar lama soal korban." in text_of(tab, "#briefing .briefing-known")
+        site.patch(slug, old, verification={"status": "false", "note": "Hoaks"})
+        page.wait_for_selector(f"#briefing .briefing-false li[data-id='{old['id']}']")
+        assert page.evaluate(count, "known") == "0"
+        assert page.evaluate(count, "false") == "1"
+        assert page.locator("#briefing .briefing-known").is_hidden()
+        # The event told the old status: no fetch was needed so far.
+        assert len([u for u in tab.requests if "briefing.json" in u]) == requests_before
+        # A takedown of a post neither on the page nor in the box: the box is fetched.
+        site.call("DELETE", f"/api/v1/stories/{slug}/posts/{gone['id']}", {"reason": "Salah"})
+        page.wait_for_function(f"() => ({count})('open') === '52'", timeout=15000)
+        assert any("briefing.json?seq=" in u for u in tab.requests)
+        assert "and 47 more" in text_of(tab, "#briefing .briefing-open")
+        # What the script built is what a fresh page shows.
+        tab.wait_seq(site.last_seq(slug))
+        fresh = Reader(browser, lang="en").open(site, slug)
+        try:
+            assert text_of(fresh, "#briefing") == text_of(tab, "#briefing")
+        finally:
+            fresh.close()
         assert tab.errors == []
     finally:
         tab.close()

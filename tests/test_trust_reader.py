@@ -211,10 +211,13 @@ def test_follow_up_links_both_ways_with_the_outcome(room: Newsroom) -> None:
         line = re.search(r'<p class="followup followup-false">(.*?)</p>', node, re.S)
         assert line, node
         assert text(line.group(1)).startswith(f"{outcome} {see}")
-        assert f'href="#post-{followup["id"]}"' in line.group(1)
+        # Follow-ups link by permalink (contract section 6): the post may be on another page.
+        assert f'href="/stories/{slug}/posts/{followup["id"]}?lang={lang}"' in line.group(1)
         back = article(html, followup["id"])
         assert f'data-resolves="{claim["id"]}"' in back
-        assert f'<p class="follows-up"><a href="#post-{claim["id"]}">' in back
+        permalink = f"/stories/{slug}/posts/{claim['id']}?lang={lang}"
+        assert f'<p class="follows-up"><a href="{permalink}">' in back
+        assert room.client.get(permalink).status_code == 200
     items = {i["id"]: i["_liveblog"] for i in feed(room, slug)["items"]}
     assert items[followup["id"]]["resolves"] == claim["id"]
     assert items[claim["id"]]["followups"][0]["id"] == followup["id"]
@@ -315,9 +318,9 @@ def test_box_is_built_from_the_statuses(room: Newsroom) -> None:
         known, open_, false = (section(markup, n) for n in ("known", "open", "false"))
         for part, heading in zip((known, open_, false), headings, strict=True):
             assert text(part).startswith(heading)
-        assert f'href="#post-{posts["confirmed"]["id"]}"' in known
+        assert f'href="/stories/{slug}/posts/{posts["confirmed"]["id"]}?lang={lang}"' in known
         assert "Klaim confirmed." in known
-        assert f'href="#post-{posts["false"]["id"]}"' in false
+        assert f'href="/stories/{slug}/posts/{posts["false"]["id"]}?lang={lang}"' in false
         assert "Klaim unverified." in open_
         assert "Klaim disputed." in open_
         assert LABELS[lang]["disputed"] in open_
@@ -401,3 +404,81 @@ def test_desk_form_without_javascript_publishes_a_follow_up(room: Newsroom) -> N
     assert followup["_liveblog"]["resolves"] == claim["id"]
     page_html = desk.get(f"/editor/stories/{slug}?lang=en").text
     assert '<select id="resolves" name="resolves">' in page_html
+
+
+def test_box_covers_the_whole_story_not_the_first_page(room: Newsroom) -> None:
+    """A 65-post story: the box counts and lists posts the first page (50) does not show."""
+    slug = room.story()["slug"]
+    first = [
+        room.post(slug, body=f"<p>Awal {n}.</p>", verification={"status": status})
+        for n, status in enumerate(["confirmed"] * 3 + ["false"] * 2 + ["disputed"])
+    ]
+    for n in range(59):
+        room.post(slug, body=f"<p>Kabar {n}.</p>")
+    html = page(room, slug)
+    for post in first:
+        assert f'id="post-{post["id"]}"' not in html  # all on an older page
+    markup = box(html)
+    known, open_, false = (section(markup, n) for n in ("known", "open", "false"))
+    assert 'data-count="3"' in known
+    assert known.count("<li") == 3
+    assert "Awal 2." in known
+    assert f'href="/stories/{slug}/posts/{first[0]["id"]}?lang=en"' in known
+    assert 'data-count="2"' in false
+    assert "Awal 4." in false
+    assert 'data-count="60"' in open_
+    assert open_.count("<li") == 5
+    assert "and 55 more" in open_
+    # The JSON the live page fetches when an event alone cannot tell says the same.
+    r = room.client.get(f"/stories/{slug}/briefing.json?seq=65")
+    assert r.status_code == 200
+    assert r.headers["Cache-Control"].startswith("public")
+    doc = r.get_json()
+    assert doc["last_seq"] == 65
+    assert doc["known"]["count"] == 3
+    assert [p["text"] for p in doc["false"]["posts"]] == ["Awal 4.", "Awal 3."]
+    assert doc["open"]["count"] == 60
+    assert len(doc["open"]["posts"]) == 5
+    assert doc["open"]["posts"][0]["text"] == "Kabar 58."
+    # Ruling on a post far down the story moves it between counts; a takedown removes it.
+    patch(room, slug, first[5], verification={"status": "confirmed"})
+    assert room.call("DELETE", f"/api/v1/stories/{slug}/posts/{first[3]['id']}").status_code == 204
+    doc = room.client.get(f"/stories/{slug}/briefing.json?seq=67").get_json()
+    assert (doc["known"]["count"], doc["open"]["count"], doc["false"]["count"]) == (4, 59, 1)
+    assert doc["known"]["posts"][0]["text"] == "Awal 5."  # ordered by age, not by ruling
+    markup = box(page(room, slug))
+    assert 'data-count="4"' in section(markup, "known")
+    assert "Awal 3." not in markup
+    assert room.client.get("/stories/nope/briefing.json").status_code == 404
+
+
+def test_box_reads_a_bounded_number_of_rows(room: Newsroom) -> None:
+    """The box's SQL is a grouped count and one LIMITed query per group, whatever the length."""
+    from sqlalchemy import event
+
+    from liveblog.queries import briefing_posts, story_by_slug
+
+    slug = room.story()["slug"]
+    for n in range(60):
+        room.post(slug, body=f"<p>Kabar {n}.</p>", verification={"status": "confirmed"})
+    db = rt(room.app).db
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        with db.read() as session:
+            story = story_by_slug(session, slug)
+            assert story is not None
+            statements.clear()
+            groups = briefing_posts(session, story, 5)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", seen)
+    assert groups["known"][0] == 60
+    assert len(groups["known"][1]) == 5
+    assert groups["open"] == (0, [])
+    assert groups["false"] == (0, [])
+    assert len(statements) == 2  # the count, then the one group that has posts
+    assert "LIMIT" in statements[1].upper()

@@ -19,8 +19,8 @@ from werkzeug.exceptions import HTTPException
 from ..errors import N_, BadRequest, Invalid, LiveblogError, NotFound
 from ..formats import body_html, parse_format
 from ..models import Post, PostRevision, Role
-from ..payloads import post_payload, rfc3339
-from ..queries import posts_page, require_story
+from ..payloads import rfc3339, writer_payload
+from ..queries import posts_page, require_story, story_post
 from ..runtime import runtime
 from ..uploads import MAX_UPLOAD_BYTES, store, upload_dir
 from ..web import HTTP_CODES, describe, json_error, outage_response
@@ -79,9 +79,9 @@ def _unexpected(error: Exception) -> Response:
 
 
 def _desk_post(post: Post, slug: str, user_id: int, role: Role) -> dict[str, Any]:
-    """Return the post object plus whether this user may edit it."""
+    """Return the writer's post object plus whether this user may edit it."""
     mine = post.author_id == user_id and role is not Role.CONTRIBUTOR
-    return {**post_payload(post, slug), "editable": role.is_editor or mine}
+    return {**writer_payload(post, slug), "editable": role.is_editor or mine}
 
 
 @bp.post("/preview")
@@ -122,6 +122,17 @@ def create_post(slug: str) -> tuple[Response, int] | tuple[Response, int, dict[s
         return submit_post(user().actor, slug, json_body())
     post = runtime().service.create_post(user().actor, slug, json_body())
     return jsonify({**post, "editable": True}), 201
+
+
+@bp.get("/api/stories/<slug>/posts/<post_id>")
+def get_post(slug: str, post_id: str) -> Response:
+    """Return one live post as its writer sees it: with its source, format and co-authors."""
+    desk_user = user()
+    with runtime().db.read() as session:
+        post = story_post(session, require_story(session, slug), post_id)
+        if post is None or post.deleted_at is not None:
+            raise NotFound(N_("No post with the id '%(id)s' in this story."), id=post_id)
+        return jsonify(_desk_post(post, slug, desk_user.id, desk_user.role))
 
 
 @bp.patch("/api/stories/<slug>/posts/<post_id>")
@@ -165,6 +176,9 @@ def revisions(slug: str, post_id: str) -> Response:
                     {
                         "version": r.version,
                         "body": r.body,
+                        "format": r.format,
+                        "source": r.source,
+                        "headline": r.headline or None,
                         "verification": {
                             "status": r.verification.value,
                             "note": r.verification_note,

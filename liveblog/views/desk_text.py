@@ -87,8 +87,17 @@ def desk_messages() -> dict[str, str]:
         "change_key_event": gettext("key event"),
         "change_corrections": gettext("correction"),
         "change_resolves": gettext("follow-up"),
+        "change_headline": gettext("headline"),
+        "change_coauthors": gettext("co-authors"),
         "change_deleted": gettext("deleted"),
         "change_purged": gettext("erased"),
+        # The post fields: headline, format, co-authors.
+        "headline": gettext("Headline (optional)"),
+        "coauthors": gettext("Co-authors"),
+        "written_as": gettext("Written as"),
+        "format_markdown": gettext("Markdown"),
+        "format_text": gettext("Plain text"),
+        "format_html": gettext("HTML"),
         # The composer.
         "alt_required": gettext("Describe the image for blind readers (alt text) first."),
         "image_needs_markup": gettext(

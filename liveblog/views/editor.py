@@ -25,6 +25,7 @@ from flask import (
 from flask_babel import gettext
 from werkzeug.wrappers import Response as BaseResponse
 
+from ..bylines import active_users
 from ..errors import LiveblogError
 from ..i18n import LOCALE_COOKIE, LOCALES, VERIFICATION_LABELS
 from ..models import Role, StoryStatus, Verification, utcnow
@@ -184,6 +185,10 @@ def desk(slug: str) -> str:
             clock=clock_options(locale()),
             live=story.status is StoryStatus.LIVE,
             choices=verification_choices(desk_user),
+            coauthor_choices=[
+                {"id": u.id, "username": u.username, "display_name": u.display_name}
+                for u in active_users(session)
+            ],
             messages=desk_messages(),
         )
 
@@ -246,12 +251,12 @@ def compose(slug: str) -> BaseResponse:
         data["pinned"] = True
     if form.get("resolves"):
         data["resolves"] = form["resolves"]
+    data.update(headline=form.get("headline", ""), coauthors=form.getlist("coauthors"))
     if user().role is Role.CONTRIBUTOR:  # a contributor's update waits for an editor
+        fields = ("body", "format", "headline", "coauthors")
         return _run(
             slug,
-            lambda: runtime().drafts.submit(
-                user().actor, slug, {k: data[k] for k in ("body", "format")}
-            ),
+            lambda: runtime().drafts.submit(user().actor, slug, {k: data[k] for k in fields}),
             gettext("Sent to the editors for approval."),
         )
     return _run(

@@ -20,11 +20,12 @@ from babel.dates import format_date, format_skeleton, format_time, get_time_form
 from flask import url_for
 from flask_babel import format_timedelta, get_locale, get_translations, gettext, ngettext
 
+from ..bylines import byline
 from ..i18n import LOCALES, VERIFICATION_ICONS, VERIFICATION_LABELS
 from ..models import Post, Story, StoryStatus, Verification, utcnow
 from ..payloads import rfc3339
 from .page_meta import SITE_NAME, json_ld, share_links
-from .trust import Step, briefing, client_text, help_url, timeline
+from .trust import Groups, Step, briefing, client_text, help_url, timeline
 
 NBSP = "\u00a0"
 
@@ -91,6 +92,7 @@ class PostView:
     corrections: list[tuple[str, Stamp]]
     history: list[Step]
     followup: tuple[str, Stamp] | None  # the newest later post that resolves this one
+    byline: str = ""  # the author and co-authors, joined as the locale joins a list
 
 
 def post_view(post: Post, clock: Clock, now: datetime) -> PostView:
@@ -109,6 +111,7 @@ def post_view(post: Post, clock: Clock, now: datetime) -> PostView:
             if post.followups
             else None
         ),
+        byline=byline(post, clock.locale),
     )
 
 
@@ -175,6 +178,7 @@ def client_config(story: Story, clock: Clock) -> dict[str, Any]:
         "livePath": urlsplit(url_for("live.live", slug=story.slug)).path,
         "eventsPath": url_for("api.events", slug=story.slug),
         "postsPath": f"{url_for('reader.story', slug=story.slug)}/posts/",
+        "briefingPath": url_for("trust.briefing_json", slug=story.slug),
         "siteName": SITE_NAME,
         "text": {
             "verification": {v.value: str(label) for v, label in VERIFICATION_LABELS.items()},
@@ -247,9 +251,12 @@ def story_clock(story: Story, locale: str) -> Clock:
 
 
 def page_context(
-    story: Story, page: Slice, locale: str, lang: dict[str, Any] | None = None
+    story: Story, page: Slice, locale: str, groups: Groups, lang: dict[str, Any] | None = None
 ) -> dict[str, Any]:
-    """Return everything the reader template needs for one page of the story."""
+    """Return everything the reader template needs for one page of the story.
+
+    `groups` is the story-wide "what we know" box (`trust.load_briefing`), not this page's.
+    """
     lang = lang or {}
     now = utcnow()
     shown = [*page.pinned, *page.posts]
@@ -299,6 +306,6 @@ def page_context(
         else gettext("Coverage of this story has ended."),
         "site_name": SITE_NAME,
         "share": share_links(url, story.title),
-        "briefing": briefing(story, shown),
+        "briefing": briefing(story, groups, lang),
         "help_url": help_url(locale),
     }

@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 
 from flask import url_for
 
+from ..bylines import authors
 from ..models import Post, Story, StoryStatus
 from ..payloads import rfc3339
 from ..sanitize import plain_text
@@ -40,8 +41,8 @@ def json_ld(story: Story, posts: list[Post], url: str) -> dict[str, Any]:
 
 
 def headline(post: Post, limit: int = 110) -> str:
-    """Return a post's text, cut to a headline's length."""
-    text = plain_text(post.body, sanitized=True)
+    """Return a post's headline if it has one, else its text cut to a headline's length."""
+    text = post.headline or plain_text(post.body, sanitized=True)
     return text[: limit - 3] + "…" if len(text) > limit else text
 
 
@@ -60,7 +61,7 @@ def blog_posting(story: Story, post: Post) -> dict[str, Any]:
         "datePublished": rfc3339(post.published_at),
         "dateModified": rfc3339(post.updated_at),
         "url": permalink(story, post),
-        "author": {"@type": "Person", "name": post.author.display_name},
+        "author": [{"@type": "Person", "name": u.display_name} for u in authors(post)],
         "creativeWorkStatus": post.verification.value,
         "review": json_ld_reviews(post, permalink(story, post)),
     }

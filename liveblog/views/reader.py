@@ -26,7 +26,7 @@ from .delivery import LocaleSource, lang_args, locale_source, send
 from .page import LANGUAGE_NAMES, Slice, page_context
 from .page_meta import SITE_NAME
 from .post_page import post_page_context
-from .trust import status_lines
+from .trust import load_briefing, status_lines
 
 bp = Blueprint("reader", __name__)
 
@@ -195,12 +195,14 @@ def story(slug: str) -> Response:
                 pinned=False,
                 oldest_first=oldest_first,
             )
+            groups = load_briefing(session, story)
         next_cursor = None
         if len(posts) > page_size:
             posts = posts[:page_size]
             next_cursor = posts[-1].created_seq
         page = Slice(pinned, posts, cursor, next_cursor, oldest_first)
-        html = render_template("reader/story.html", **page_context(story, page, locale, lang))
+        context = page_context(story, page, locale, groups, lang)
+        html = render_template("reader/story.html", **context)
         return Rendered(html.encode(), "text/html")
 
     # No database session is held while this request waits for someone else's render.

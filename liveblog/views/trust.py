@@ -8,23 +8,33 @@ The rules themselves live in `verdicts.py` (no Flask); this module only shows th
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, Response, render_template, request, url_for
 from flask_babel import force_locale, get_locale, gettext
+from sqlalchemy.orm import Session
 
 from ..i18n import LOCALES, VERIFICATION_ICONS, VERIFICATION_LABELS
 from ..models import Post, Story, Verification
+from ..payloads import dumps, rfc3339
+from ..queries import briefing_posts, require_story
+from ..renders import Rendered
+from ..runtime import runtime
 from ..sanitize import plain_text
 from ..verdicts import TEXT_CHANGED
+from .delivery import send
 
 bp = Blueprint("trust", __name__)
 
 EXCERPT = 110  # characters of a post's text in the "what we know" box
 BOX_LIMIT = 5  # posts listed per section of the box
+BRIEFING_MAX_AGE = 5  # seconds a shared cache may keep the box's JSON
+
+#: {group: (how many posts, the newest few)}, as `queries.briefing_posts` returns it.
+Groups = dict[str, tuple[int, list[Post]]]
 
 
 @bp.get("/verification")
@@ -129,6 +139,8 @@ class Claim:
     id: str
     status: str
     text: str
+    published: str  # RFC 3339: the script keeps the lists newest first with it
+    url: str  # the post's permalink
 
 
 def excerpt(post: Post) -> str:
@@ -137,27 +149,64 @@ def excerpt(post: Post) -> str:
     return text if len(text) <= EXCERPT else text[: EXCERPT - 1].rstrip() + "…"
 
 
-def briefing(story: Story, posts: Iterable[Post]) -> dict[str, Any]:
-    """Return the box's sections: the editors' wording and the posts by status, newest first."""
-    known: list[Claim] = []
-    open_: list[Claim] = []
-    ruled_false: list[Claim] = []
-    for post in sorted(posts, key=lambda p: p.published_at, reverse=True):
-        claim = Claim(post.id, post.verification.value, excerpt(post))
-        if post.verification is Verification.CONFIRMED:
-            known.append(claim)
-        elif post.verification is Verification.FALSE:
-            ruled_false.append(claim)
-        else:
-            open_.append(claim)
-    return {
-        "known_text": story.known,
-        "unknown_text": story.unknown,
-        "known": known[:BOX_LIMIT],
-        "open": open_[:BOX_LIMIT],
-        "false": ruled_false[:BOX_LIMIT],
-        "counts": {"known": len(known), "open": len(open_), "false": len(ruled_false)},
-    }
+def post_url(story: Story, post_id: str, lang: dict[str, Any] | None = None) -> str:
+    """Return a post's permalink (contract section 6), keeping the page's ?lang=."""
+    return url_for("reader.permalink", slug=story.slug, post_id=post_id, **(lang or {}))
+
+
+def briefing(story: Story, groups: Groups, lang: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Return the box's sections: the editors' wording, and per group a count and the newest."""
+    box: dict[str, Any] = {"known_text": story.known, "unknown_text": story.unknown}
+    counts: dict[str, int] = {}
+    for name, (count, posts) in groups.items():
+        counts[name] = count
+        box[name] = [
+            Claim(
+                post.id,
+                post.verification.value,
+                excerpt(post),
+                rfc3339(post.published_at) or "",
+                post_url(story, post.id, lang),
+            )
+            for post in posts
+        ]
+    box["counts"] = counts
+    return box
+
+
+def load_briefing(session: Session, story: Story) -> Groups:
+    """Read the box's groups for a story: bounded queries, whatever its length."""
+    return briefing_posts(session, story, BOX_LIMIT)
+
+
+@bp.get("/stories/<slug>/briefing.json")
+def briefing_json(slug: str) -> Response:
+    """Return the box as JSON for the live page when an event alone cannot update it.
+
+    Language-free (the page has the words), keyed by the story's last seq: one render per
+    change of the story however many readers ask, and shared caches may keep it briefly.
+    """
+    with runtime().db.read() as session:
+        story = require_story(session, slug)
+
+    def render() -> Rendered:
+        with runtime().db.read() as session:
+            groups = load_briefing(session, story)
+        box = briefing(story, groups)
+        doc = {
+            "last_seq": story.last_seq,
+            "known_text": box["known_text"],
+            "unknown_text": box["unknown_text"],
+            **{
+                name: {"count": box["counts"][name], "posts": [asdict(c) for c in box[name]]}
+                for name in groups
+            },
+        }
+        return Rendered(dumps(doc).encode(), "application/json")
+
+    key = ("briefing", story.id, story.last_seq, url_for("reader.index", _external=True))
+    etag = f"briefing-{story.id}-{story.last_seq}"
+    return send(key, etag, render, max_age=BRIEFING_MAX_AGE)
 
 
 def client_text(locale: str) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """drafts: unpublished posts, scheduled publishing and contributors' submissions
 
 Revision ID: 0005_drafts
-Revises: 0003_trust
+Revises: 0004_post_fields
 Create Date: 2026-12-06 04:53:45
 
 A draft keeps the request a post would be created from (`payload`), its state (draft,
@@ -18,7 +18,7 @@ import liveblog.models
 
 
 revision: str = '0005_drafts'
-down_revision: str | None = '0003_trust'
+down_revision: str | None = '0004_post_fields'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
