@@ -99,13 +99,14 @@ def test_a_draft_is_private_until_published_then_one_event(room: Newsroom) -> No
     assert room.call("GET", one, None).status_code == 401
 
     # Edit at the version seen; a stale version is a 409 naming the current one.
-    changed = room.call("PATCH", one, "bagus", json={"version": 1, "payload": {"body": "Dua"}})
+    fields = {"body": "Dua", "headline": "Siaran tersendat", "coauthors": ["dewi"]}
+    changed = room.call("PATCH", one, "bagus", json={"version": 1, "payload": fields})
     assert changed.status_code == 200
     assert changed.get_json()["version"] == 2
     stale = room.call("PATCH", one, "rina", json={"version": 1, "payload": {"body": "Tiga"}})
     assert stale.status_code == 409
     assert stale.get_json()["error"]["code"] == "stale_version"
-    assert stale.get_json()["error"]["current"]["payload"] == {"body": "Dua"}
+    assert stale.get_json()["error"]["current"]["payload"] == fields
 
     before = public_events(room, slug)
     published = room.call("POST", one + "/publish", "bagus", json={"version": 2})
@@ -113,6 +114,8 @@ def test_a_draft_is_private_until_published_then_one_event(room: Newsroom) -> No
     post = published.get_json()
     assert post["body"] == "Dua"
     assert post["author"] == {"name": "Bagus"}
+    assert post["headline"] == "Siaran tersendat"  # the post's newer fields ride along
+    assert [a["name"] for a in post["authors"]] == ["Bagus", "Dewi"]
     after = public_events(room, slug)
     assert [e["type"] for e in after[len(before) :]] == ["post.created"]
     assert after[-1]["post"]["id"] == post["id"]
