@@ -88,6 +88,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from .views import admin, api, delivery, desk_api, editor, health, live, metrics, reader, trust
 
     live.sock.init_app(app)
+    from .views import drafts  # noqa: F401 - adds the drafts routes to api.bp and desk_api.bp
+
     csrf.exempt(api.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(reader.bp)

@@ -49,7 +49,9 @@ def create_user(
     try:
         parsed_role = Role(role)
     except ValueError:
-        raise Invalid("role", N_("The role must be reporter, editor or admin.")) from None
+        raise Invalid(
+            "role", N_("The role must be contributor, reporter, editor or admin.")
+        ) from None
     if password is not None and not password:
         raise Invalid("password", N_("The password must not be empty."))
     username = username.strip()

@@ -6,6 +6,8 @@ a big render, a password hash) only takes its own thread, and the worker's heart
 on its main thread, so it never trips the worker timeout. These processes run at a lower
 CPU priority than the live process, so under load the fan-out gets the CPU first.
 Committed events reach the live process through the event channel (`channel.py`) or Redis.
+With `--scheduler` (the write process only) a thread publishes scheduled drafts
+(`scheduler.py`).
 """
 
 from __future__ import annotations
@@ -24,8 +26,9 @@ APP_NICENESS = 5  # the readers' process stays at 0
 class AppServer(BaseApplication):  # type: ignore[misc]
     """Gunicorn application that loads `create_app()` behind the front in each worker."""
 
-    def __init__(self, options: dict[str, Any]) -> None:
+    def __init__(self, options: dict[str, Any], *, scheduler: bool = False) -> None:
         self.options = options
+        self.scheduler = scheduler
         super().__init__()
 
     def load_config(self) -> None:
@@ -38,7 +41,12 @@ class AppServer(BaseApplication):  # type: ignore[misc]
         """Build the app inside the worker."""
         from liveblog import create_app
 
-        return behind_front(create_app())
+        app = create_app()
+        if self.scheduler:  # one process of `liveblog serve` publishes scheduled drafts
+            from liveblog.scheduler import Scheduler
+
+            Scheduler(app.extensions["liveblog"].drafts).start()
+        return behind_front(app)
 
 
 def options(socket_path: str, workers: int, threads: int) -> dict[str, Any]:
@@ -67,9 +75,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--socket", required=True)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--scheduler", action="store_true", help="publish scheduled drafts")
     args = parser.parse_args(argv)
     os.nice(APP_NICENESS)
-    AppServer(options(args.socket, args.workers, args.threads)).run()
+    AppServer(options(args.socket, args.workers, args.threads), scheduler=args.scheduler).run()
 
 
 if __name__ == "__main__":

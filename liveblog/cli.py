@@ -50,7 +50,9 @@ def init_db() -> None:
 
 @click.command("create-user")
 @click.argument("name")
-@click.option("--role", type=click.Choice(["reporter", "editor", "admin"]), required=True)
+@click.option(
+    "--role", type=click.Choice(["contributor", "reporter", "editor", "admin"]), required=True
+)
 @click.option("--password-stdin", is_flag=True, help="Read the password from one line of stdin.")
 @click.option("--display-name", default=None, help="The name readers see.")
 @with_appcontext

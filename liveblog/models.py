@@ -68,6 +68,8 @@ class Role(enum.StrEnum):
     REPORTER = "reporter"
     EDITOR = "editor"
     ADMIN = "admin"
+    #: Stringers: below reporter; their posts wait as drafts for an editor's approval.
+    CONTRIBUTOR = "contributor"
 
     @property
     def is_editor(self) -> bool:
@@ -87,6 +89,16 @@ class Verification(enum.StrEnum):
     def needs_editor(self) -> bool:
         """Tell whether only an editor may set this status."""
         return self in (Verification.CONFIRMED, Verification.FALSE)
+
+
+class DraftState(enum.StrEnum):
+    """Where a draft stands; only `published` ever reaches readers (as a new post)."""
+
+    DRAFT = "draft"
+    SCHEDULED = "scheduled"
+    PENDING = "pending"  # a contributor's submission, waiting for an editor
+    REJECTED = "rejected"
+    PUBLISHED = "published"
 
 
 class StoryStatus(enum.StrEnum):
@@ -332,3 +344,38 @@ class Event(Base):
     at: Mapped[datetime] = mapped_column(default=utcnow)
     payload: Mapped[str] = mapped_column(Text)
     post_id: Mapped[str | None] = mapped_column(String(32))  # the post it is about, if any
+
+
+class Draft(Base):
+    """A post not yet published: private to its author and the editors, never in the log.
+
+    `payload` is the JSON a `POST .../posts` takes, validated when saved; publishing hands
+    it to the one write path, which claims the draft in the same transaction.
+    """
+
+    __tablename__ = "drafts"
+    __table_args__ = (
+        Index("ix_drafts_story_state", "story_id", "state"),
+        Index("ix_drafts_due", "state", "publish_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_post_id)
+    story_id: Mapped[int] = mapped_column(ForeignKey("stories.id", ondelete="CASCADE"))
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    state: Mapped[DraftState] = mapped_column(_enum(DraftState, "draft_state"))
+    #: When the scheduler publishes it (state `scheduled`), and who set that time.
+    publish_at: Mapped[datetime | None]
+    scheduled_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    #: The audit trail of an approval or rejection: who, when and (rejections) why.
+    reviewer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    reviewed_at: Mapped[datetime | None]
+    reason: Mapped[str] = mapped_column(Text, default="")
+    post_id: Mapped[str | None] = mapped_column(String(32))  # the post it became
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    story: Mapped[Story] = relationship()
+    author: Mapped[User] = relationship(foreign_keys=[author_id])
+    reviewer: Mapped[User | None] = relationship(foreign_keys=[reviewer_id])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from . import openapi_drafts as drafts
 from . import validation as v
 from .formats import TextFormat
 from .models import EventType, StoryStatus, Verification
@@ -136,6 +137,7 @@ REQUEST_FIELDS = {
     "PostUpdate": v.POST_UPDATE_FIELDS,
     "Takedown": v.TAKEDOWN_FIELDS,
     "VerificationInput": v.VERIFICATION_FIELDS,
+    **drafts.REQUEST_FIELDS,
 }
 
 STORY = _obj(
@@ -369,8 +371,12 @@ PATHS: dict[str, dict[str, Any]] = {
         "parameters": [SLUG_PARAM],
         "post": _op(
             "createPost",
-            "Publish a post.",
-            {**_ok(201, "The new post.", "Post"), **_errors(*WRITE_ERRORS)},
+            "Publish a post; a contributor's waits for an editor's approval (202).",
+            {
+                **_ok(201, "The new post.", "Post"),
+                **_ok(202, "A contributor's submission (a pending draft).", "Draft"),
+                **_errors(*WRITE_ERRORS),
+            },
             security=BEARER,
             requestBody=_body("PostCreate"),
         ),
@@ -434,7 +440,10 @@ def openapi_document(server_url: str = "/") -> dict[str, Any]:
             "description": "The write API and the public event log; see docs/API.md.",
         },
         "servers": [{"url": server_url}],
-        "paths": PATHS,
+        "paths": {
+            **PATHS,
+            **drafts.paths(_ok, _errors, _body, _param, _op, BEARER, WRITE_ERRORS),
+        },
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
             "schemas": {
@@ -450,6 +459,7 @@ def openapi_document(server_url: str = "/") -> dict[str, Any]:
                     ("events", "last_seq"),
                 ),
                 "Error": ERROR,
+                **drafts.SCHEMAS,
             },
         },
     }

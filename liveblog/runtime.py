@@ -8,6 +8,7 @@ from flask import current_app
 
 from .broker import Broker, make_broker
 from .db import Database
+from .drafts import DraftService
 from .hub import Hub
 from .metrics import HubMetrics
 from .queries import EventLog
@@ -22,6 +23,7 @@ class Runtime:
     hub: Hub
     broker: Broker
     service: StoryService
+    drafts: DraftService
 
     @classmethod
     def build(
@@ -31,7 +33,10 @@ class Runtime:
         db = Database(database_url)
         hub = Hub(EventLog(db), queue_limit=queue_limit, observer=HubMetrics())
         broker = make_broker(broker_url, hub, events_socket)
-        return cls(db=db, hub=hub, broker=broker, service=StoryService(db, broker.publish))
+        service = StoryService(db, broker.publish)
+        return cls(
+            db=db, hub=hub, broker=broker, service=service, drafts=DraftService(db, service)
+        )
 
 
 def runtime() -> Runtime:

@@ -45,6 +45,9 @@ from .writes import append_event, bump, earlier_post, live_post, revise
 Publish = Callable[[str, int, str], None]
 """Hand a committed event to the fan-out: (story slug, seq, JSON frame)."""
 
+Claim = Callable[[Session, Story, Post], None]
+"""Run inside a new post's transaction (e.g. mark its draft published); raising undoes all."""
+
 
 @dataclass(frozen=True)
 class Actor:
@@ -157,10 +160,24 @@ class StoryService:
     # -- posts ---------------------------------------------------------------------------
 
     def create_post(
-        self, actor: Actor, slug: str, data: Any, *, published_at: datetime | None = None
+        self,
+        actor: Actor,
+        slug: str,
+        data: Any,
+        *,
+        published_at: datetime | None = None,
+        author_id: int | None = None,
+        claim: Claim | None = None,
     ) -> dict[str, Any]:
-        """Publish a new post in a live story."""
+        """Publish a new post in a live story.
+
+        From a draft (`drafts.py`): `author_id` names its author when an editor publishes
+        it, and `claim` marks the draft published in the same transaction, so it is
+        published exactly once.
+        """
         req = parse_post_create(data)
+        if actor.role is Role.CONTRIBUTOR and claim is None:
+            raise Forbidden(N_("Contributors submit drafts for an editor's approval."))
         verdicts.check_new(req.verification.status, is_editor=actor.role.is_editor)
         if req.pinned and not actor.role.is_editor:
             raise Forbidden(N_("Only editors may pin posts."))
@@ -171,7 +188,7 @@ class StoryService:
             now = published_at or utcnow()
             post = Post(
                 story_id=story.id,
-                author_id=actor.id,
+                author_id=actor.id if author_id is None else author_id,
                 body=req.body.html,
                 format=req.body.format,
                 source=req.body.source,
@@ -197,6 +214,8 @@ class StoryService:
             session.add(post)
             session.flush()
             set_coauthors(session, post, req.coauthors)
+            if claim is not None:
+                claim(session, story, post)
             revise(session, post, actor.id, "created", now)
             payload = post_payload(post, story.slug)
             frame = append_event(
@@ -211,6 +230,8 @@ class StoryService:
     ) -> dict[str, Any]:
         """Edit, re-verify, pin or correct a post at the version the caller last saw."""
         req = parse_post_update(data)
+        if actor.role is Role.CONTRIBUTOR:
+            raise Forbidden(N_("Contributors may not change published posts."))
         try:
             with self.db.write() as session:
                 seq, story = bump(session, slug)

@@ -7,7 +7,8 @@ Imports nothing from Flask; it only starts and watches three gunicorn masters:
 - the app processes (`appserver.py`, threads, lower CPU priority) on a Unix socket in a
   private directory made for this run: pages, feeds, sign-ins, previews; and
 - the write process (the same code, on its own socket): the API's and the desk's writes,
-  so that a flood of page views or sign-ins never queues a reporter's update.
+  so that a flood of page views or sign-ins never queues a reporter's update. Its one
+  worker also runs the scheduler that publishes scheduled drafts (`scheduler.py`).
 
 With no Redis, a second Unix socket beside it carries committed events from the app
 processes to the live process (`channel.py`). A signal to this process goes to both. When
@@ -60,7 +61,7 @@ def _commands(args: argparse.Namespace, rundir: Path) -> tuple[list[str], dict[s
         str(args.connections),
     ]
 
-    def app(socket_name: str, workers: int, threads: int) -> list[str]:
+    def app(socket_name: str, workers: int, threads: int, *extra: str) -> list[str]:
         return [
             sys.executable,
             "-c",
@@ -71,13 +72,14 @@ def _commands(args: argparse.Namespace, rundir: Path) -> tuple[list[str], dict[s
             str(workers),
             "--threads",
             str(threads),
+            *extra,
         ]
 
     # Pages, feeds, sign-ins and previews in one pool; the API's and the desk's writes in
     # a small one of their own, so no flood of the first kind delays an update.
     return live, {
         "app": app("app.sock", args.app_workers, args.app_threads),
-        "write": app("write.sock", 1, 4),
+        "write": app("write.sock", 1, 4, "--scheduler"),  # the one scheduler of this server
     }
 
 

@@ -146,7 +146,8 @@
         post.coauthors = known.coauthors;
       }
       if (post.editable === undefined) {
-        post.editable = known ? known.editable : IS_EDITOR || post.author.name === ME;
+        const mine = post.author.name === ME && cfg.role !== "contributor";
+        post.editable = known ? known.editable : IS_EDITOR || mine;
       }
       posts.set(post.id, post);
       draw(post);

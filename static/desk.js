@@ -107,27 +107,45 @@
     }, 250);
   }
 
+  // The post request the composer holds (a contributor's form has no verification fields).
+  function composed() {
+    const payload = { body: bodyInput.value, format: formatInput.value };
+    if (form.headline) payload.headline = form.headline.value;
+    if (form.coauthors) payload.coauthors = [...form.coauthors.selectedOptions].map((o) => o.value);
+    if (form.verification) {
+      payload.verification = { status: form.verification.value, note: form.note.value };
+    }
+    if (form.key_event) payload.key_event = form.key_event.checked;
+    if (form.pinned && form.pinned.checked) payload.pinned = true;
+    if (form.resolves && form.resolves.value) payload.resolves = form.resolves.value;
+    return payload;
+  }
+
+  function clearCompose() {
+    const chosen = formatInput.value;
+    form.reset();
+    formatInput.value = chosen; // the reporter's choice stays
+    showPreview("");
+  }
+
+  const drafts = window.DeskDrafts({
+    M, cfg, h, fmt, call, notify: flashStatus, form, bodyInput, formatInput,
+    composed, clearCompose, schedulePreview, upsert: (post) => upsert(post),
+  });
+
   async function publish() {
     if (publishing) return;
     if (!bodyInput.value.trim()) { bodyInput.focus(); return; }
     publishing = true;
     flashStatus(M.publishing);
-    const payload = {
-      body: bodyInput.value,
-      format: formatInput.value,
-      headline: form.headline.value,
-      coauthors: [...form.coauthors.selectedOptions].map((o) => o.value),
-      verification: { status: form.verification.value, note: form.note.value },
-      key_event: form.key_event.checked,
-    };
-    if (form.pinned && form.pinned.checked) payload.pinned = true;
-    if (form.resolves && form.resolves.value) payload.resolves = form.resolves.value;
     try {
-      upsert(await call("POST", cfg.postsUrl, payload));
-      form.reset();
-      formatInput.value = payload.format; // the reporter's choice stays
-      showPreview("");
-      flashStatus(M.published, "ok");
+      if (cfg.role === "contributor" || drafts.isOpen()) {
+        await drafts.publishOpen(); // submit for approval, or publish the open draft
+      } else {
+        upsert(await call("POST", cfg.postsUrl, composed()));
+        clearCompose();
+        flashStatus(M.published, "ok");
+      }
       bodyInput.focus();
     } catch (err) {
       flashStatus(err.message, "error");

@@ -9,7 +9,7 @@ from flask import Blueprint, Response, jsonify, request, url_for
 
 from ..accounts import actor_of, note_token_use, token_owner
 from ..errors import N_, BadRequest, Unauthorized
-from ..models import Story
+from ..models import Role, Story
 from ..openapi import MAX_EVENTS_PAGE, openapi_document
 from ..payloads import story_payload
 from ..queries import event_frames, require_story
@@ -89,9 +89,13 @@ def update_story(slug: str) -> Response:
 
 
 @bp.post("/stories/<slug>/posts")
-def create_post(slug: str) -> tuple[Response, int]:
-    """Publish a post."""
+def create_post(slug: str) -> tuple[Response, int] | tuple[Response, int, dict[str, str]]:
+    """Publish a post; a contributor's waits for an editor as a submission (202)."""
     actor = authenticate()
+    if actor.role is Role.CONTRIBUTOR:
+        from .drafts import submit_post
+
+        return submit_post(actor, slug, json_body())
     return jsonify(runtime().service.create_post(actor, slug, json_body())), 201
 
 

@@ -18,7 +18,7 @@ from werkzeug.exceptions import HTTPException
 
 from ..errors import N_, BadRequest, Invalid, LiveblogError, NotFound
 from ..formats import body_html, parse_format
-from ..models import Post, PostRevision
+from ..models import Post, PostRevision, Role
 from ..payloads import rfc3339, writer_payload
 from ..queries import posts_page, require_story, story_post
 from ..runtime import runtime
@@ -78,9 +78,10 @@ def _unexpected(error: Exception) -> Response:
     return json_error(500, "internal", gettext("Something went wrong on our side."))
 
 
-def _desk_post(post: Post, slug: str, user_id: int, is_editor: bool) -> dict[str, Any]:
+def _desk_post(post: Post, slug: str, user_id: int, role: Role) -> dict[str, Any]:
     """Return the writer's post object plus whether this user may edit it."""
-    return {**writer_payload(post, slug), "editable": is_editor or post.author_id == user_id}
+    mine = post.author_id == user_id and role is not Role.CONTRIBUTOR
+    return {**writer_payload(post, slug), "editable": role.is_editor or mine}
 
 
 @bp.post("/preview")
@@ -107,14 +108,18 @@ def state(slug: str) -> Response:
             {
                 "story": story_json(story),
                 "last_seq": last_seq,
-                "posts": [_desk_post(p, slug, desk_user.id, desk_user.is_editor) for p in posts],
+                "posts": [_desk_post(p, slug, desk_user.id, desk_user.role) for p in posts],
             }
         )
 
 
 @bp.post("/api/stories/<slug>/posts")
-def create_post(slug: str) -> tuple[Response, int]:
-    """Publish a post as the signed-in user."""
+def create_post(slug: str) -> tuple[Response, int] | tuple[Response, int, dict[str, str]]:
+    """Publish a post as the signed-in user (a contributor's becomes a submission: 202)."""
+    if user().role is Role.CONTRIBUTOR:
+        from .drafts import submit_post
+
+        return submit_post(user().actor, slug, json_body())
     post = runtime().service.create_post(user().actor, slug, json_body())
     return jsonify({**post, "editable": True}), 201
 
@@ -127,7 +132,7 @@ def get_post(slug: str, post_id: str) -> Response:
         post = story_post(session, require_story(session, slug), post_id)
         if post is None or post.deleted_at is not None:
             raise NotFound(N_("No post with the id '%(id)s' in this story."), id=post_id)
-        return jsonify(_desk_post(post, slug, desk_user.id, desk_user.is_editor))
+        return jsonify(_desk_post(post, slug, desk_user.id, desk_user.role))
 
 
 @bp.patch("/api/stories/<slug>/posts/<post_id>")

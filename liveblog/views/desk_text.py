@@ -8,6 +8,7 @@ from ..i18n import VERIFICATION_LABELS
 from ..models import Role
 
 ROLE_LABELS = {
+    Role.CONTRIBUTOR: lazy_gettext("contributor"),
     Role.REPORTER: lazy_gettext("reporter"),
     Role.EDITOR: lazy_gettext("editor"),
     Role.ADMIN: lazy_gettext("admin"),
@@ -111,6 +112,33 @@ def desk_messages() -> dict[str, str]:
         "image_ready": gettext(
             "The image is ready: describe it (alt text), then choose “Upload and insert”."
         ),
+        # Drafts and the approval queue (desk-drafts.js).
+        "draft_saved": gettext("Saved as a draft: only you and the editors see it."),
+        "draft_submitted": gettext("Sent to the editors for approval."),
+        "draft_scheduled": gettext("Scheduled: it will be published at %(time)s."),
+        "draft_rejected": gettext("Sent back to the contributor with your reason."),
+        "draft_editing": gettext("You are editing a saved draft."),
+        "draft_reviewing": gettext(
+            "You are editing %(name)s's submission: publishing it approves it."
+        ),
+        "draft_state_draft": gettext("Draft"),
+        "draft_state_scheduled": gettext("Scheduled"),
+        "draft_state_pending": gettext("Waiting for approval"),
+        "draft_state_rejected": gettext("Sent back"),
+        "publishes_at": gettext("Publishes at %(time)s"),
+        "editor_note": gettext("Editor's note: %(reason)s"),
+        "open": gettext("Open"),
+        "publish_now": gettext("Publish now"),
+        "cancel_schedule": gettext("Cancel the schedule"),
+        "schedule_cancelled": gettext("The schedule is cancelled; the draft stays."),
+        "schedule_needs_time": gettext("Choose the date and time to publish first."),
+        "approve": gettext("Approve and publish"),
+        "approved": gettext("Approved and published."),
+        "edit_then_approve": gettext("Edit, then approve"),
+        "reject": gettext("Send back"),
+        "reject_reason": gettext("Why (the contributor reads this):"),
+        "no_drafts": gettext("No drafts."),
+        "queue_empty": gettext("Nothing waits for approval."),
         "verdict_reaffirm": gettext("I checked the new text: keep this status"),
         "verdict_will_reset": gettext(
             "The text has changed: on saving, this update becomes “Unverified claim”."

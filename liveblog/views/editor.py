@@ -28,7 +28,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from ..bylines import active_users
 from ..errors import LiveblogError
 from ..i18n import LOCALE_COOKIE, LOCALES, VERIFICATION_LABELS
-from ..models import StoryStatus, Verification, utcnow
+from ..models import Role, StoryStatus, Verification, utcnow
 from ..queries import all_stories, require_story
 from ..runtime import runtime
 from ..web import describe
@@ -252,6 +252,14 @@ def compose(slug: str) -> BaseResponse:
     if form.get("resolves"):
         data["resolves"] = form["resolves"]
     data.update(headline=form.get("headline", ""), coauthors=form.getlist("coauthors"))
+    if user().role is Role.CONTRIBUTOR:  # a contributor's update waits for an editor
+        keep = ("body", "format", "headline", "coauthors")
+        submission = {k: data[k] for k in keep if data[k] or k in ("body", "format")}
+        return _run(
+            slug,
+            lambda: runtime().drafts.submit(user().actor, slug, submission),
+            gettext("Sent to the editors for approval."),
+        )
     return _run(
         slug,
         lambda: runtime().service.create_post(user().actor, slug, data),
