@@ -12,7 +12,9 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from conftest import Newsroom, make_app, rt
 from flask import Flask
+from receiver import Receiver
 from sqlalchemy import func, select
 from standardwebhooks.webhooks import Webhook as Verifier
 from standardwebhooks.webhooks import WebhookVerificationError
@@ -29,9 +31,6 @@ from liveblog.webhooks import (
     set_paused,
     unseal,
 )
-
-from conftest import Newsroom, make_app, rt
-from receiver import Receiver
 
 KEY = "test-secret"
 FAST = Settings(retry_base=0.01, retry_cap=0.02, timeout=5)
@@ -111,14 +110,16 @@ def test_a_failing_partner_is_retried_with_backoff_then_served_without_gaps(
                 hook = session.get(Webhook, hook_id)
                 assert hook is not None
                 assert hook.failures == expected_failures
-                assert hook.failing_since is not None and hook.next_attempt_at is not None
+                assert hook.failing_since is not None
+                assert hook.next_attempt_at is not None
             assert list_webhooks(rt(room.app).db)[0].state == "failing"
             assert receiver.accepted == []
         dispatcher.drain(hook_id)
         assert receiver.seqs() == [1, 2, 3, 4]
         assert [json.loads(b)["seq"] for _, b in receiver.requests] == [1, 1, 1, 1, 2, 3, 4]
     view = list_webhooks(rt(room.app).db)[0]
-    assert view.state == "active" and view.cursor == {slug: 4}
+    assert view.state == "active"
+    assert view.cursor == {slug: 4}
     assert [(a.seq, a.status) for a in reversed(view.attempts)] == [
         (1, 500),
         (1, 500),
@@ -140,7 +141,9 @@ def test_an_endpoint_failing_too_long_is_paused_until_resumed(room: Newsroom) ->
         dispatcher = _dispatcher(room.app, Settings(retry_base=0.01, pause_after=0))
         dispatcher.drain(hook_id)
         view = list_webhooks(rt(room.app).db)[0]
-        assert view.state == "paused" and view.paused_at is not None and view.pause_reason
+        assert view.state == "paused"
+        assert view.paused_at is not None
+        assert view.pause_reason
         assert dispatcher.due()[0] == []
         receiver.failing = False
         dispatcher.drain(hook_id)
@@ -162,10 +165,12 @@ def test_an_all_stories_endpoint_keeps_a_cursor_per_story(
         room.post(a, body=f"<p>A {n}</p>")
         room.post(b, body=f"<p>B {n}</p>")
     _dispatcher(room.app).drain(hook_id)
-    assert receiver.seqs(a) == [1, 2, 3] and receiver.seqs(b) == [1, 2, 3]
+    assert receiver.seqs(a) == [1, 2, 3]
+    assert receiver.seqs(b) == [1, 2, 3]
     assert len(receiver.accepted) == 6
     views = {v.id: v for v in list_webhooks(rt(room.app).db)}
-    assert views[hook_id].cursor == {a: 3, b: 3} and views[hook_id].story is None
+    assert views[hook_id].cursor == {a: 3, b: 3}
+    assert views[hook_id].story is None
     _dispatcher(room.app).drain(story_only)  # the story filter: only b's events
     assert [h["webhook-id"] for h, _ in receiver.accepted[6:]] == [f"{b}:1", f"{b}:2", f"{b}:3"]
 
@@ -232,7 +237,8 @@ def test_private_addresses_are_refused_at_creation_and_at_delivery(
     _dispatcher(room.app).drain(hook_id)
     assert receiver.requests == []
     attempt = list_webhooks(rt(room.app).db)[0].attempts[0]
-    assert attempt.status is None and "private" in attempt.error
+    assert attempt.status is None
+    assert "private" in attempt.error
     with pytest.raises(NotFound):
         create_webhook(rt(room.app).db, KEY, "https://93.184.215.14/", "no-such-story")
 
@@ -242,7 +248,8 @@ def test_the_secret_is_kept_sealed(app: Flask) -> None:
     with rt(app).db.read() as session:
         hook = session.get(Webhook, hook_id)
         assert hook is not None
-        assert secret not in hook.secret and secret[6:] not in hook.secret
+        assert secret not in hook.secret
+        assert secret[6:] not in hook.secret
         assert unseal(hook.secret, KEY) == secret
         with pytest.raises(ValueError, match="secret key"):
             unseal(hook.secret, "another-key")
@@ -277,4 +284,5 @@ def test_due_waits_for_the_backoff(app: Flask) -> None:
         assert hook is not None
         hook.next_attempt_at = hook.created_at + timedelta(days=1)
     ready, wait = dispatcher.due()
-    assert ready == [] and wait == 5
+    assert ready == []
+    assert wait == 5
