@@ -11,10 +11,12 @@ to a cap and thrown away.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import ipaddress
 import socket
 import ssl
+import threading
 import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -109,10 +111,12 @@ class _PinnedHTTPS(http.client.HTTPSConnection):
     def __init__(self, target: Target, timeout: float) -> None:
         super().__init__(target.host, target.port, timeout=timeout)
         self.target = target
+        self.raw: socket.socket | None = None  # kept past getresponse(), for the deadline
 
     def connect(self) -> None:
         """Connect to the checked address, then speak TLS for the URL's host."""
         raw = socket.create_connection((self.target.address, self.port), self.timeout)
+        self.raw = raw
         context = ssl.create_default_context()
         self.sock = context.wrap_socket(raw, server_hostname=self.target.host)
 
@@ -123,16 +127,30 @@ class _PinnedHTTP(http.client.HTTPConnection):
     def __init__(self, target: Target, timeout: float) -> None:
         super().__init__(target.host, target.port, timeout=timeout)
         self.target = target
+        self.raw: socket.socket | None = None  # kept past getresponse(), for the deadline
 
     def connect(self) -> None:
         """Connect to the checked address."""
-        self.sock = socket.create_connection((self.target.address, self.port), self.timeout)
+        self.sock = self.raw = socket.create_connection(
+            (self.target.address, self.port), self.timeout
+        )
+
+
+def _cut(connection: _PinnedHTTP | _PinnedHTTPS, expired: threading.Event) -> None:
+    """End a request that outlived its deadline (a partner dripping bytes slowly)."""
+    expired.set()
+    if connection.raw is not None:
+        with contextlib.suppress(OSError):
+            connection.raw.shutdown(socket.SHUT_RDWR)
 
 
 def post(
     url: str, body: bytes, headers: dict[str, str], *, timeout: float, allow_private: bool
 ) -> Answer:
-    """POST the body to the URL once; never raise, never follow a redirect."""
+    """POST the body to the URL once; never raise, never follow a redirect.
+
+    `timeout` bounds each wait for the network, and twice it the whole request.
+    """
     started = time.monotonic()
 
     def took() -> int:
@@ -142,17 +160,26 @@ def post(
         target = resolve(url, allow_private=allow_private)
     except EndpointRefused as error:
         return Answer(None, str(error), took())
-    connection: http.client.HTTPConnection = (
+    connection: _PinnedHTTP | _PinnedHTTPS = (
         _PinnedHTTPS(target, timeout) if target.scheme == "https" else _PinnedHTTP(target, timeout)
     )
+    expired = threading.Event()
+    deadline = threading.Timer(2 * timeout, _cut, (connection, expired))
+    deadline.daemon = True
+    deadline.start()
     try:
         connection.request("POST", target.path, body=body, headers=headers)
         response = connection.getresponse()
         response.read(BODY_CAP)
+        if expired.is_set():
+            raise TimeoutError
         return Answer(response.status, "", took())
     except TimeoutError:
         return Answer(None, f"no answer within {timeout:g} s", took())
     except (OSError, http.client.HTTPException, ssl.SSLError) as error:
+        if expired.is_set():
+            return Answer(None, f"no answer within {2 * timeout:g} s", took())
         return Answer(None, f"{type(error).__name__}: {error}"[:500], took())
     finally:
+        deadline.cancel()
         connection.close()

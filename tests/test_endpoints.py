@@ -84,6 +84,18 @@ class _Answers(BaseHTTPRequestHandler):
             self.send_header("Content-Length", "0")
             self.end_headers()
             return
+        if self.path == "/drip":
+            self.send_response(200)
+            self.send_header("Content-Length", "100")
+            self.end_headers()
+            try:
+                for _ in range(100):  # a byte every 0.3 s: each wait is short, the whole is not
+                    self.wfile.write(b"x")
+                    self.wfile.flush()
+                    time.sleep(0.3)
+            except OSError:
+                pass
+            return
         big = self.path == "/big"
         self.send_response(200)
         self.send_header("Content-Length", str(50 * 2**20 if big else 2))
@@ -147,3 +159,10 @@ def test_a_slow_partner_times_out(answers: str) -> None:
 def test_a_huge_answer_is_not_read_to_its_end(answers: str) -> None:
     answer = post(f"http://{answers}/big", b"{}", {}, timeout=5, allow_private=True)
     assert answer.ok
+
+
+def test_a_partner_dripping_its_answer_is_cut_off(answers: str) -> None:
+    answer = post(f"http://{answers}/drip", b"{}", {}, timeout=0.5, allow_private=True)
+    assert not answer.ok
+    assert "no answer within" in answer.error
+    assert answer.duration_ms < 5000
