@@ -160,10 +160,16 @@ class Dispatcher:
         self.app_secret = app_secret
         self.settings = settings or Settings()
         self.wake = threading.Event()
+        self.news = 0  # counts the times the log was seen to grow (see `notify`)
         self.stopping = threading.Event()
         self._busy: set[int] = set()
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(self.settings.concurrency, "webhook")
+
+    def notify(self) -> None:
+        """Tell the dispatcher the log has grown: wake it."""
+        self.news += 1
+        self.wake.set()
 
     def due(self) -> tuple[list[int], float]:
         """Return the active endpoints due now and the seconds until the next one is."""
@@ -202,30 +208,37 @@ class Dispatcher:
         self._pool.shutdown(wait=True, cancel_futures=True)
 
     def _drain_safely(self, hook_id: int) -> None:
+        news = self.news
+        sent = 0
         try:
-            self.drain(hook_id)
+            sent = self.drain(hook_id)
         except Exception:
             log.exception("webhook %s: delivery failed", hook_id)
         finally:
             with self._lock:
                 self._busy.discard(hook_id)
-        self.wake.set()  # more may have arrived meanwhile
+        if sent or self.news != news:  # there may be more, or news came while it was busy
+            self.wake.set()
 
-    def drain(self, hook_id: int) -> None:
-        """Send the endpoint's pending events in order until done, failed or a batch is sent."""
+    def drain(self, hook_id: int) -> int:
+        """Send the endpoint's pending events in order until done, failed or a batch is sent.
+
+        Return how many were accepted.
+        """
+        sent = 0
         for _ in range(self.settings.batch):
             if self.stopping.is_set():
-                return
+                break
             with self.db.read() as session:
                 hook = session.get(Webhook, hook_id)
                 if hook is None or hook.state is not WebhookState.ACTIVE:
-                    return
+                    break
                 pending = next_event(session, hook)
                 url, sealed = hook.url, hook.secret
-            if pending is None:
-                return
-            if not self.deliver(hook_id, url, sealed, pending):
-                return
+            if pending is None or not self.deliver(hook_id, url, sealed, pending):
+                break
+            sent += 1
+        return sent
 
     def deliver(self, hook_id: int, url: str, sealed: str, pending: Pending) -> bool:
         """POST one event, log the attempt, move the cursor on a 2xx; tell whether it went."""
@@ -290,7 +303,7 @@ class Dispatcher:
             log.warning("webhook %s paused: failing for %d s", hook.id, failing_for)
 
 
-def watch_log(dispatcher: Dispatcher, interval: float = 0.5) -> None:
+def watch_log(dispatcher: Dispatcher, interval: float = 0.25) -> None:
     """Wake the dispatcher whenever the event log grows (a cheap look at its newest row)."""
     newest: int | None = None
     while not dispatcher.stopping.wait(interval):
@@ -302,7 +315,7 @@ def watch_log(dispatcher: Dispatcher, interval: float = 0.5) -> None:
             continue
         if seen != newest:
             newest = seen
-            dispatcher.wake.set()
+            dispatcher.notify()
 
 
 def watch_redis(dispatcher: Dispatcher, url: str) -> None:
@@ -317,7 +330,7 @@ def watch_redis(dispatcher: Dispatcher, url: str) -> None:
             pubsub.subscribe(CHANNEL)
             while not dispatcher.stopping.is_set():
                 if pubsub.get_message(timeout=1.0):
-                    dispatcher.wake.set()
+                    dispatcher.notify()
         except Exception:  # noqa: BLE001 - the log watch still wakes it
             dispatcher.stopping.wait(5.0)
 
