@@ -86,6 +86,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     from . import cli, hosts, uploads, web
     from .views import admin, api, delivery, desk_api, editor, health, live, metrics, reader, trust
+    from .views import webhooks as webhooks_admin
 
     live.sock.init_app(app)
     from .views import drafts  # noqa: F401 - adds the drafts routes to api.bp and desk_api.bp
@@ -101,6 +102,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(editor.bp)
     app.register_blueprint(desk_api.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(webhooks_admin.bp)
     app.register_blueprint(uploads.bp)
     web.register_error_handlers(app)
     hosts.init_app(app)
