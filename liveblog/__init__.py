@@ -14,7 +14,6 @@ from flask_wtf.csrf import CSRFProtect
 
 from . import logs
 from .config import load_config
-from .embeds import FRAME_SOURCES
 from .i18n import select_locale
 from .runtime import Runtime
 
@@ -85,7 +84,22 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
 
     from . import cli, hosts, uploads, web
-    from .views import admin, api, delivery, desk_api, editor, health, live, metrics, reader, trust
+    from .views import (
+        admin,
+        api,
+        delivery,
+        desk_api,
+        editor,
+        embed,
+        health,
+        live,
+        metrics,
+        partner_access,
+        partner_admin,
+        reader,
+        trust,
+    )
+    from .web import content_security_policy
 
     live.sock.init_app(app)
     csrf.exempt(api.bp)
@@ -100,6 +114,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(desk_api.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(uploads.bp)
+    app.register_blueprint(embed.bp)
+    app.register_blueprint(partner_admin.bp)
+    partner_access.init_app(app)
     web.register_error_handlers(app)
     hosts.init_app(app)
     cli.register(app)
@@ -109,12 +126,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     @app.after_request
     def _security_headers(response: Any) -> Any:
-        response.headers.setdefault(
-            "Content-Security-Policy",
-            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' https:;"
-            " connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none';"
-            f" form-action 'self'; frame-src {' '.join(FRAME_SOURCES)}",
-        )
+        response.headers.setdefault("Content-Security-Policy", content_security_policy())
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
         if request.path.startswith("/api/"):
