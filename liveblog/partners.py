@@ -96,18 +96,22 @@ class Grant:
     id: int
     name: str
     rate: int
+    #: Names the key's counters (in Redis too): the start of its hash, not its id, so
+    #: two deployments (or test databases) sharing a Redis never share a counter.
+    tag: str
 
 
 def grant_for(session: Session, key: str) -> Grant | None:
     """Return the live key a secret names, or None (unknown, revoked or malformed)."""
     if not is_partner_key(key) or len(key) > 128:
         return None
+    hashed = hash_key(key)
     row = session.execute(
         select(PartnerKey.id, PartnerKey.name, PartnerKey.rate_per_minute).where(
-            PartnerKey.key_hash == hash_key(key), PartnerKey.revoked_at.is_(None)
+            PartnerKey.key_hash == hashed, PartnerKey.revoked_at.is_(None)
         )
     ).first()
-    return Grant(row.id, row.name, row.rate_per_minute) if row is not None else None
+    return Grant(row.id, row.name, row.rate_per_minute, hashed[:24]) if row else None
 
 
 @dataclass(frozen=True)

@@ -143,3 +143,26 @@ def oembed() -> Response:
     response.headers["Cache-Control"] = f"public, max-age={OEMBED_MAX_AGE}"
     response.headers["Access-Control-Allow-Origin"] = "*"
     return response
+
+
+#: The listener a host page adds once: it sizes every embed iframe from its messages.
+RESIZE_LISTENER = (
+    "<script>\n"
+    'window.addEventListener("message", function (e) {\n'
+    '  if (e.origin !== "%s" || !e.data || e.data.type !== "liveblog:embed-height") return;\n'
+    '  document.querySelectorAll("iframe[data-liveblog-embed]").forEach(function (f) {\n'
+    '    if (f.contentWindow === e.source) f.style.height = e.data.height + "px";\n'
+    "  });\n"
+    "});\n"
+    "</script>"
+)
+
+
+def embed_snippet(story: Story, lang: str) -> str:
+    """Return the code a partner pastes: the iframe and the resize listener."""
+    src = url_for("embed.embed", slug=story.slug, lang=lang, _external=True)
+    parts = urlsplit(src)
+    frame = iframe_html(src, story.title, WIDTH, HEIGHT).replace(
+        f'width="{WIDTH}"', 'width="100%"'
+    )
+    return frame + "\n" + RESIZE_LISTENER % f"{parts.scheme}://{parts.netloc}"

@@ -101,7 +101,7 @@ def admit() -> Response | None:
         message = gettext("The partner key is not valid (any more).")
         return _refuse(json_error(401, "invalid_key", message))
     g.partner = grant
-    verdict = gate.take("key", str(grant.id), grant.rate)
+    verdict = gate.take("key", grant.tag, grant.rate)
     if not verdict.allowed:
         return _too_many(verdict)
     tally.count(grant.id, kind)
