@@ -50,7 +50,8 @@ def test_cli_prints_the_key_alone_and_stores_only_its_hash(papp: Flask) -> None:
     assert result.exit_code == 0, result.output
     key = result.stdout.strip()
     assert result.stdout == key + "\n"
-    assert key.startswith("lbk_") and len(key) > 40
+    assert key.startswith("lbk_")
+    assert len(key) > 40
     with rt(papp).db.read() as session:
         row = session.scalars(select(PartnerKey)).one()
         assert row.key_hash == hashlib.sha256(key.encode()).hexdigest()
@@ -156,7 +157,7 @@ def test_usage_is_counted_per_key_day_and_kind(room: Newsroom) -> None:
     client.get(f"/api/v1/stories/{slug}/events?after=0", headers=bearer(key))
     client.get(f"/stories/{slug}/feed.json")  # keyless: nobody's usage
     views = {view.name: view for view in list_keys(db)}
-    [(day, kinds)] = views["kabar"].usage.items()
+    [(_, kinds)] = views["kabar"].usage.items()
     assert kinds == {"feed": 3, "atom": 1, "events": 1}
     assert views["kabar"].total == 5
     assert views["sepi"].usage == {}
@@ -228,7 +229,8 @@ def test_the_admin_page_creates_shows_once_lists_and_revokes(room: Newsroom) -> 
     gone = desk.form(f"/editor/admin/partners/{key_id}/revoke", {})
     assert gone.status_code == 303
     assert list_keys(rt(app).db)[0].revoked_at is not None
-    assert app.test_client().get(f"/stories/{slug}/feed.json", headers=bearer(key)).status_code == 401
+    after = app.test_client().get(f"/stories/{slug}/feed.json", headers=bearer(key))
+    assert after.status_code == 401
     # Not for editors.
     editor = Desk(app)
     assert editor.login("rina").status_code == 303
