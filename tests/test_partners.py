@@ -222,7 +222,7 @@ def test_the_admin_page_creates_shows_once_lists_and_revokes(room: Newsroom) -> 
     listing = desk.get("/editor/admin/partners").text
     assert key not in listing
     assert 'data-name="kabar"' in listing
-    assert '<span class="usage" data-kind="feed">feed 1</span>' in listing
+    assert '<span class="usage" data-kind="feed">JSON Feed 1</span>' in listing
     bad = desk.form("/editor/admin/partners", {"name": "kabar", "rate": "5"})
     assert bad.status_code == 409  # one live key per partner
     key_id = list_keys(rt(app).db)[0].id

@@ -11,6 +11,7 @@ from datetime import datetime
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import format_date, format_datetime, gettext
+from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response as BaseResponse
 
 from ..errors import LiveblogError
@@ -23,8 +24,13 @@ from .editor_auth import current_user, locale, refuse_foreign_origin
 
 bp = Blueprint("partner_admin", __name__, url_prefix="/editor/admin/partners")
 
-#: The usage columns, by the kind of endpoint.
-KINDS = ("feed", "atom", "events", "live")
+#: The kinds of endpoint usage is counted under, and their names on the page.
+KINDS = {
+    "feed": "JSON Feed",
+    "atom": "Atom",
+    "events": _l("Event log"),
+    "live": _l("Live stream"),
+}
 
 
 @bp.before_request
@@ -54,7 +60,7 @@ def _page(new_key: str | None = None, new_name: str = "", status: int = 200) -> 
         locale=locale(),
         user=current_user(),
         keys=list_keys(runtime().db),
-        kinds=KINDS,
+        kinds={kind: str(label) for kind, label in KINDS.items()},
         when=_when,
         day=lambda value: format_date(value, "d MMM"),
         new_key=new_key,
