@@ -321,7 +321,7 @@ PATHS: dict[str, dict[str, Any]] = {
             "getStory",
             "Return a story (public; a token, if given, must be valid).",
             {**_ok(200, "The story.", "Story"), **_errors(400, 401, 404, 503)},
-            security=[{}, *BEARER],
+            security=[{}, *BEARER, {"partnerKey": []}],
         ),
         "patch": _op(
             "updateStory",

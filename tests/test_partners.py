@@ -260,3 +260,49 @@ def test_with_redis_the_limit_is_shared_by_every_process(tmp_path: Path, redis_u
     assert kinds == {"feed": 4}  # refused requests are not usage
     for app in (first, second):
         rt(app).db.dispose()
+
+
+@pytest.mark.slow
+def test_keys_through_a_real_server_and_its_websocket(tmp_path: Path) -> None:
+    """Under `liveblog serve`: the live process checks keys on the WebSocket, the app side
+    on the feeds; usage from both reaches the database."""
+    import urllib.error
+    import urllib.request
+
+    import websocket
+    from servers import Server, api, prepare, server_env
+
+    from liveblog.db import Database
+
+    url = f"sqlite:///{tmp_path / 'keys.db'}"
+    token = prepare(url)
+    db = Database(url)
+    key = create_key(db, "kabar", 50)
+    env = {**server_env(tmp_path, url), "LIVEBLOG_USAGE_FLUSH_SECONDS": "0"}
+    server = Server(env).start()
+    try:
+        story = {"title": "Siaran di X", "language": "id", "timezone": "Asia/Jakarta"}
+        slug = api(server, token, "POST", "/api/v1/stories", {**story, "slug": "siaran"})["slug"]
+        request = urllib.request.Request(
+            f"{server.base}/stories/{slug}/feed.json", headers=bearer(key)
+        )
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            assert answer.status == 200
+            assert answer.headers["Cache-Control"] == "private, no-cache"
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(f"{server.base}/stories/{slug}/feed.atom?key=lbk_x", timeout=10)
+        assert refused.value.code == 401
+        ws = websocket.create_connection(f"{server.ws_url(slug)}&key={key}", timeout=10)
+        try:
+            assert '"hello"' in ws.recv()
+        finally:
+            ws.close()
+        with pytest.raises(websocket.WebSocketBadStatusException) as bad:
+            websocket.create_connection(f"{server.ws_url(slug)}&key=lbk_nope", timeout=10)
+        assert bad.value.status_code == 401
+        assert "hello" in websocket.create_connection(server.ws_url(slug), timeout=10).recv()
+        [(_, kinds)] = list_keys(db)[0].usage.items()
+        assert kinds == {"feed": 1, "live": 1}
+    finally:
+        server.stop()
+        db.dispose()
