@@ -1,12 +1,13 @@
 """How often partners and anonymous clients may read the feeds and events, and usage counts.
 
-Imports nothing from Flask. Limits are fixed one-minute windows from the `limits` library
-(the one Flask-Limiter is built on): per partner key at the key's own rate, per client
-address for requests without a key. The counters live in Redis when the broker is Redis
-(shared by every process and host), else in this process's memory: under `liveblog serve`
-that is each app process on its own, so with `--app-workers N` a client may get up to N
-times its limit, and the live process (WebSocket connects) counts apart. If Redis cannot
-answer, a request is let through (logged): a limit is not worth an outage.
+Imports nothing from Flask. Limits are fixed one-minute windows (aligned to the clock's
+minutes), one counter per partner key at the key's own rate, and one per client address
+for requests without a key. The counters are Redis `INCR` + `EXPIRE` when the broker is
+Redis (shared by every process and host, as the sign-in limit in `logins.py`), else a
+dictionary in this process's memory: under `liveblog serve` that is each app process on
+its own, so with `--app-workers N` a client may get up to N times its limit, and the live
+process (WebSocket connects) counts apart. If Redis cannot answer, a request is let
+through (logged): a limit is not worth an outage. Neither costs a database write.
 
 Usage is counted per key, UTC day and kind ("feed", "atom", "events", "live") in memory
 and added to `partner_key_usage` in one upsert per row at most every
@@ -25,11 +26,9 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, Protocol
 
-from limits import RateLimitItemPerMinute
-from limits.storage import storage_from_string
-from limits.strategies import FixedWindowRateLimiter
+import redis
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -38,14 +37,54 @@ from .models import PartnerKeyUsage
 
 log = logging.getLogger(__name__)
 
+WINDOW_SECONDS = 60
 
-def storage_uri(broker_url: str) -> str:
-    """Return the `limits` storage for a broker URL: Redis when it is Redis, else memory."""
-    if broker_url.startswith(("redis://", "rediss://")):
-        return broker_url
-    if broker_url.startswith("unix://"):
-        return "redis+" + broker_url
-    return "memory://"
+
+class Windows(Protocol):
+    """Fixed-window counters."""
+
+    def hit(self, name: str, window_end: int) -> int:
+        """Add one to `name`'s count in the window ending at `window_end`; return the count."""
+
+
+class MemoryWindows:
+    """This process's counters: only the current window is kept."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.window = 0
+        self.counts: Counter[str] = Counter()
+
+    def hit(self, name: str, window_end: int) -> int:
+        """Count in memory; a new window starts every count again."""
+        with self.lock:
+            if window_end != self.window:
+                self.window, self.counts = window_end, Counter()
+            self.counts[name] += 1
+            return self.counts[name]
+
+
+class RedisWindows:
+    """Counters shared by every process: `INCR` and `EXPIRE` in one round trip."""
+
+    def __init__(self, url: str) -> None:
+        self.client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+
+    def hit(self, name: str, window_end: int) -> int:
+        """Count in Redis; the key goes away shortly after its window."""
+        key = f"liveblog:rate:{name}:{window_end}"
+        pipe = self.client.pipeline(transaction=True)
+        pipe.incr(key)
+        pipe.expire(key, WINDOW_SECONDS + 5)
+        count, _ = pipe.execute()
+        return int(count)
+
+
+def make_windows(broker_url: str) -> Windows:
+    """Return Redis counters when the broker is Redis, this process's memory otherwise."""
+    if broker_url.startswith(("redis://", "rediss://", "unix://")):
+        return RedisWindows(broker_url)
+    return MemoryWindows()
 
 
 @dataclass(frozen=True)
@@ -57,25 +96,26 @@ class Verdict:
 
 
 class RateGate:
-    """Fixed one-minute windows per partner key or per client address."""
+    """One-minute windows per partner key or per client address."""
 
-    def __init__(self, uri: str) -> None:
-        self.uri = uri
-        self.limiter = FixedWindowRateLimiter(storage_from_string(uri))
+    def __init__(self, windows: Windows, clock: Callable[[], float] = time.time) -> None:
+        self.windows = windows
+        self.clock = clock
 
     def take(self, scope: str, who: str, per_minute: int) -> Verdict:
         """Count one request of `who` in `scope`; refuse it past `per_minute`."""
         if per_minute <= 0:
             return Verdict(True)
-        item = RateLimitItemPerMinute(per_minute)
+        now = self.clock()
+        window_end = (int(now) // WINDOW_SECONDS + 1) * WINDOW_SECONDS
         try:
-            if self.limiter.hit(item, "liveblog", scope, who):
-                return Verdict(True)
-            reset = self.limiter.get_window_stats(item, "liveblog", scope, who).reset_time
-        except Exception:  # Redis away: let it through rather than fail the read
-            log.warning("rate limit storage %s unreachable; not limiting", self.uri.split(":")[0])
+            count = self.windows.hit(f"{scope}:{who}", window_end)
+        except redis.RedisError:
+            log.warning("Redis unreachable; not limiting partner and feed requests")
             return Verdict(True)
-        return Verdict(False, max(1, math.ceil(reset - time.time())))
+        if count <= per_minute:
+            return Verdict(True)
+        return Verdict(False, max(1, math.ceil(window_end - now)))
 
 
 class UsageTally:

@@ -306,3 +306,18 @@ def test_keys_through_a_real_server_and_its_websocket(tmp_path: Path) -> None:
     finally:
         server.stop()
         db.dispose()
+
+
+def test_the_gate_counts_clock_minutes_and_says_when_to_come_back() -> None:
+    from liveblog.partner_limits import MemoryWindows, RateGate
+
+    now = [999_999_980.0]  # 20 s into a minute
+    gate = RateGate(MemoryWindows(), clock=lambda: now[0])
+    assert [gate.take("key", "a", 2).allowed for _ in range(3)] == [True, True, False]
+    assert gate.take("key", "a", 2).retry_after == 40
+    assert gate.take("key", "b", 2).allowed  # another key counts apart
+    now[0] += 39.5
+    assert gate.take("key", "a", 2).retry_after == 1
+    now[0] += 1  # the next minute
+    assert gate.take("key", "a", 2).allowed
+    assert gate.take("address", "x", 0).allowed  # 0: no limit

@@ -19,7 +19,7 @@ from flask import Flask, Response, current_app, g, request
 from flask_babel import gettext
 
 from ..accounts import token_owner
-from ..partner_limits import RateGate, UsageTally, Verdict, storage_uri
+from ..partner_limits import RateGate, UsageTally, Verdict, make_windows
 from ..partners import Grant, grant_for, is_partner_key
 from ..runtime import runtime
 from ..web import json_error
@@ -34,7 +34,7 @@ KEY_PARAM = "key"
 def init_app(app: Flask) -> None:
     """Build the rate gate and the usage tally, and check every request to the read endpoints."""
     app.extensions["liveblog.partners"] = (
-        RateGate(storage_uri(str(app.config["LIVEBLOG_BROKER_URL"] or ""))),
+        RateGate(make_windows(str(app.config["LIVEBLOG_BROKER_URL"] or ""))),
         UsageTally(
             app.extensions["liveblog"].db, float(app.config["LIVEBLOG_USAGE_FLUSH_SECONDS"])
         ),
