@@ -26,6 +26,7 @@ from ..models import Story
 from ..queries import posts_page, require_story
 from ..renders import Rendered
 from ..runtime import runtime
+from ..validation import possible_slug
 from ..web import content_security_policy, describe, int_arg, json_error
 from .delivery import LocaleSource, lang_args, locale_source, send
 from .page import Slice, page_context
@@ -89,7 +90,7 @@ def story_of(url: str) -> tuple[str, str | None] | None:
     if not parts.path.startswith(prefix):
         return None
     slug, _, rest = parts.path[len(prefix) :].partition("/")
-    if not slug or rest not in ("", "embed"):
+    if not possible_slug(slug) or rest not in ("", "embed"):
         return None
     lang = (parse_qs(parts.query).get("lang") or [""])[0]
     return slug, lang if lang in LOCALES else None
