@@ -100,7 +100,7 @@ def iframe_html(src: str, title: str, width: int, height: int) -> str:
     """Return the oEmbed `html`: the iframe alone (the resize listener is in PARTNERS.md)."""
     return (
         f'<iframe src="{escape(src)}" width="{width}" height="{height}" title="{escape(title)}"'
-        ' style="border:0;max-width:100%" loading="lazy" data-liveblog-embed></iframe>'
+        ' frameborder="0" loading="lazy" data-liveblog-embed></iframe>'
     )
 
 
