@@ -15,6 +15,8 @@ from typing import Any
 import pytest
 from servers import Server, api, free_port, prepare, server_env
 
+from liveblog.accounts import create_user
+from liveblog.db import Database
 from liveblog.views.embed import RESIZE_LISTENER
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -77,6 +79,9 @@ def host_page(iframe: str, origin: str) -> str:
 def served(tmp_path: Path) -> Iterator[tuple[Server, str]]:
     url = f"sqlite:///{tmp_path / 'embed.db'}"
     token = prepare(url)
+    db = Database(url)
+    create_user(db, "sari", "reporter", "pw-sari", "Sari")
+    db.dispose()
     server = Server(server_env(tmp_path, url)).start()
     yield server, token
     server.stop()
@@ -151,3 +156,30 @@ def test_a_host_page_on_another_origin_frames_the_live_embed(
     finally:
         context.close()
         host.stop()
+
+
+def test_the_desk_copies_the_embed_code(browser: Any, served: tuple[Server, str]) -> None:
+    server, token = served
+    slug = f"e-{os.urandom(4).hex()}"
+    story = {"title": "Live interview on X stalls", "language": "en", "timezone": "UTC"}
+    api(server, token, "POST", "/api/v1/stories", {**story, "slug": slug})
+    context = browser.new_context(viewport={"width": 1200, "height": 900}, locale="en-US")
+    context.set_default_timeout(TIMEOUT_MS)
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server.base)
+    try:
+        page = context.new_page()
+        page.goto(f"{server.base}/editor/login?lang=id")
+        page.fill("#username", "sari")
+        page.fill("#password", "pw-sari")
+        page.click("form button[type=submit]")
+        page.wait_for_url("**/editor")
+        page.goto(f"{server.base}/editor/stories/{slug}")
+        page.click("button.copy-snippet[data-target='embed-snippet-en']")
+        status = page.locator("#copy-status")
+        status.filter(has_text="Tersalin.").wait_for()
+        copied = page.evaluate("navigator.clipboard.readText()")
+        assert copied == page.input_value("#embed-snippet-en")
+        assert f'src="{server.base}/stories/{slug}/embed?lang=en"' in copied
+        assert f'e.origin !== "{server.base}"' in copied
+    finally:
+        context.close()
