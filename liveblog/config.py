@@ -33,6 +33,9 @@ DEFAULTS: dict[str, Any] = {
     "LIVEBLOG_LOGIN_LIMIT": 10,  # sign-in attempts per user and address (or device) a minute
     "LIVEBLOG_PUBLIC_URL": "",  # the base of every absolute URL; see liveblog/hosts.py
     "LIVEBLOG_ALLOWED_HOSTS": "",  # request hosts trusted for absolute URLs without it
+    "LIVEBLOG_FEED_RATE_PER_IP": 600,  # keyless feed/events requests per address a minute (0: off)
+    "LIVEBLOG_PARTNER_RATE": 1200,  # a new partner key's requests a minute, unless --rate
+    "LIVEBLOG_USAGE_FLUSH_SECONDS": 10.0,  # partner usage counts are written this often
 }
 
 ENV_KEYS = (
@@ -51,6 +54,9 @@ ENV_KEYS = (
     "LIVEBLOG_TRUSTED_PROXIES",
     "LIVEBLOG_WS_PER_IP",
     "LIVEBLOG_WS_MAX_MESSAGE",
+    "LIVEBLOG_FEED_RATE_PER_IP",
+    "LIVEBLOG_PARTNER_RATE",
+    "LIVEBLOG_USAGE_FLUSH_SECONDS",
 )
 
 
@@ -87,6 +93,9 @@ def load_config(
     config["LIVEBLOG_LOGIN_LIMIT"] = int(config["LIVEBLOG_LOGIN_LIMIT"])
     config["LIVEBLOG_WS_PER_IP"] = int(config["LIVEBLOG_WS_PER_IP"])
     config["LIVEBLOG_WS_MAX_MESSAGE"] = int(config["LIVEBLOG_WS_MAX_MESSAGE"])
+    config["LIVEBLOG_FEED_RATE_PER_IP"] = int(config["LIVEBLOG_FEED_RATE_PER_IP"])
+    config["LIVEBLOG_PARTNER_RATE"] = int(config["LIVEBLOG_PARTNER_RATE"])
+    config["LIVEBLOG_USAGE_FLUSH_SECONDS"] = float(config["LIVEBLOG_USAGE_FLUSH_SECONDS"])
     # simple-websocket closes with 1009 past this size instead of buffering the message.
     config["SOCK_SERVER_OPTIONS"] = {
         "max_message_size": config["LIVEBLOG_WS_MAX_MESSAGE"],

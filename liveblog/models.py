@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import enum
 import secrets
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Date,
     DateTime,
     Enum,
     ForeignKey,
@@ -200,6 +201,33 @@ class LoginAttempt(Base):
     key: Mapped[str] = mapped_column(String(80), primary_key=True)
     count: Mapped[int] = mapped_column(Integer)
     expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class PartnerKey(Base):
+    """A partner's read-only key for the feeds and events; only its SHA-256 is stored."""
+
+    __tablename__ = "partner_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), index=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    #: Requests a minute this key may make, over every feed and the events endpoint.
+    rate_per_minute: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None]
+
+
+class PartnerKeyUsage(Base):
+    """How many requests a partner key made on one UTC day to one kind of endpoint."""
+
+    __tablename__ = "partner_key_usage"
+
+    key_id: Mapped[int] = mapped_column(
+        ForeignKey("partner_keys.id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
 
 
 class Story(Base):

@@ -8,9 +8,10 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request, url_for
 
 from ..accounts import actor_of, note_token_use, token_owner
-from ..errors import N_, BadRequest, Unauthorized
+from ..errors import N_, BadRequest, Forbidden, Unauthorized
 from ..models import Role, Story
 from ..openapi import MAX_EVENTS_PAGE, openapi_document
+from ..partners import grant_for, is_partner_key
 from ..payloads import story_payload
 from ..queries import event_frames, require_story
 from ..runtime import runtime
@@ -27,6 +28,8 @@ def authenticate() -> Actor:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized(N_("Give an API token: Authorization: Bearer <token>."))
+    if is_partner_key(token.strip()):
+        raise Forbidden(N_("A partner key only reads; it cannot write."), code="read_only_key")
     with runtime().db.read() as session:
         found = token_owner(session, token.strip())
         if found is None:
@@ -74,10 +77,21 @@ def create_story() -> tuple[Response, int, dict[str, str]]:
 def get_story(slug: str) -> Response:
     """Return a story (public)."""
     if request.headers.get("Authorization"):
-        authenticate()
+        _check_reader()
     with runtime().db.read() as session:
         story = require_story(session, slug)
         return jsonify(story_json(story))
+
+
+def _check_reader() -> None:
+    """Check the credential of a public read: a partner key or an API token must be valid."""
+    token = request.headers.get("Authorization", "").partition(" ")[2].strip()
+    if not is_partner_key(token):
+        authenticate()
+        return
+    with runtime().db.read() as session:
+        if grant_for(session, token) is None:
+            raise Unauthorized(N_("The partner key is not valid (any more)."), code="invalid_key")
 
 
 @bp.patch("/stories/<slug>")

@@ -34,6 +34,7 @@ from ..runtime import runtime
 from ..web import describe
 from .desk_text import ROLE_LABELS, desk_messages
 from .editor_auth import DeskUser, current_user, locale, refuse_foreign_origin
+from .embed import embed_snippet
 from .page import clock_options
 
 bp = Blueprint("editor", __name__, url_prefix="/editor")
@@ -190,6 +191,7 @@ def desk(slug: str) -> str:
                 for u in active_users(session)
             ],
             messages=desk_messages(),
+            snippets={code: embed_snippet(story, code) for code in ("id", "en")},
         )
 
 
