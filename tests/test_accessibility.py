@@ -3,8 +3,8 @@
 The reader page in Indonesian and English with a post of every verification status, a
 pinned post, a correction, an embed card, the "what we know" box and an opened timeline; a
 permalink; the 404 and 410 pages; the /verification explainer; the desk's sign-in page; the
-desk with a story open and a draft in the composer, and the composer's preview. Any serious
-or critical violation fails.
+desk with a story open, a draft in the composer and a post's edit form, and the composer's
+preview. Any serious or critical violation fails.
 """
 
 from __future__ import annotations
@@ -137,6 +137,9 @@ def test_desk_and_composer(browser: Any, desk_server: tuple[Server, str], night:
         page.fill("#body", f"**Gangguan** berlanjut.\n\n{TWEET}\n")
         page.frame_locator("#preview").locator("figure.embed").wait_for()
         check(page, "desk with a story open and a draft in the composer")
+        page.click(".desk-post .act-edit")
+        page.wait_for_selector(".edit-body")
+        check(page, "desk with a post's edit form open")
         # The preview frame is sandboxed without scripts, so axe cannot enter it: its
         # document is checked on its own, on a page of the same origin for its stylesheets.
         html = page.eval_on_selector("#preview", "frame => frame.srcdoc")
