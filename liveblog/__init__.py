@@ -87,7 +87,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from . import cli, hosts, uploads, web
     from .views import admin, api, delivery, desk_api, editor, health, live, metrics, reader, trust
 
-    live.sock.init_app(app)
+    live.init_app(app)
     csrf.exempt(api.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(reader.bp)
