@@ -765,20 +765,24 @@
     return POLL_EVERY;
   }
 
-  /* Ask the live URL (no upgrade) whether this server has room for the socket again. */
+  /* Ask the live URL (no upgrade) whether this server has room for the socket again:
+     a 503 or 429 names how long to wait; anything else (204, an error) tries the socket,
+     whose failure backs off again in refused(). */
   async function probe() {
     probeTimer = 0;
     if (!polling || stopped || socket || opening) return;
-    let response;
+    let wait = 0;
     try {
-      response = await fetch(new URL(cfg.livePath, window.location.href), { cache: "no-store" });
+      const response = await fetch(new URL(cfg.livePath, window.location.href), { cache: "no-store" });
+      if (response.status === 503 || response.status === 429) {
+        wait = retryAfterOf(response) || SHED_WAIT;
+      }
     } catch (err) {
-      scheduleProbe(jitter(SHED_WAIT));
-      return;
+      /* unreachable: the socket attempt will say so, and back off */
     }
     if (!polling || stopped) return;
-    if (response.status === 204) connect();
-    else scheduleProbe(jitter(retryAfterOf(response) || SHED_WAIT));
+    if (wait) scheduleProbe(jitter(wait));
+    else connect();
   }
 
   /* Back on screen or back online: no need to sit out the rest of the wait. A socket
