@@ -123,8 +123,6 @@ def test_pages_are_cacheable_and_revalidate_with_304(newsroom: Newsroom) -> None
     assert again.status_code == 304
     assert again.get_data() == b""
     assert again.headers["ETag"] == etag
-    other = newsroom.client.get(url.replace("after=0", "after=1"), headers={"If-None-Match": etag})
-    assert other.status_code == 200  # another page has another tag
     newsroom.post(slug, "bagus", body="<p>baru</p>")
     changed = newsroom.client.get(url, headers={"If-None-Match": etag})
     assert changed.status_code == 200  # a new event is a new tag

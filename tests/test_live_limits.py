@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import json
 import os
 import socket
 import time
@@ -273,6 +274,16 @@ def test_past_its_capacity_the_process_sheds_readers_fast_with_503(tmp_path: Pat
         assert post["id"]
         for reader in readers:
             reader.wait_for(1)
+        # A shed reader polls the events API; a current copy is revalidated with 304.
+        events = f"{server.base}/api/v1/stories/{slug}/events?after=0&limit=100"
+        with urllib.request.urlopen(events, timeout=5) as answer:
+            etag = answer.headers["ETag"]
+            assert [e["seq"] for e in json.loads(answer.read())["events"]] == [1]
+        revalidate = urllib.request.Request(events, headers={"If-None-Match": etag})
+        with pytest.raises(urllib.error.HTTPError) as same:
+            urllib.request.urlopen(revalidate, timeout=5)
+        assert same.value.code == 304
+        assert same.value.headers["Cache-Control"].startswith("public, max-age=")
         readers.pop().close()
 
         def room() -> bool:

@@ -12,6 +12,7 @@ from ..errors import N_, BadRequest, Unauthorized
 from ..models import Story
 from ..openapi import MAX_EVENTS_PAGE, openapi_document
 from ..payloads import story_payload
+from ..polls import events_etag
 from ..queries import event_frames, require_story
 from ..renders import Rendered
 from ..runtime import runtime
@@ -138,7 +139,8 @@ def events(slug: str) -> Response:
     with runtime().db.read() as session:
         story = require_story(session, slug)
         story_id, last_seq = story.id, story.last_seq
-    etag = f"ev-{story_id}-{last_seq}-{after}-{limit}"
+    # The URL names story, after and limit; the live process answers 304 from this alone.
+    etag = events_etag(last_seq)
 
     def render() -> Rendered:
         with runtime().db.read() as session:
