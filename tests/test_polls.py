@@ -23,7 +23,34 @@ def app(environ: dict[str, Any], start: Callable[..., Any]) -> Iterable[bytes]:
     return [b"app"]
 
 
+class EventsApp:
+    """The app side's events answer at a last seq, counting the requests that reach it."""
+
+    def __init__(self, seq: int, cache: str = CACHE) -> None:
+        self.seq = seq
+        self.cache = cache
+        self.calls = 0
+
+    def __call__(self, environ: dict[str, Any], start: Callable[..., Any]) -> Iterable[bytes]:
+        self.calls += 1
+        coding = "br" if "br" in environ.get("HTTP_ACCEPT_ENCODING", "") else ""
+        start(
+            "200 OK",
+            [
+                ("ETag", f'"ev{self.seq}{":" + coding if coding else ""}"'),
+                ("Cache-Control", self.cache),
+                ("X-Request-Id", f"r{self.calls}"),
+            ],
+        )
+        return [f"{coding}page at {self.seq} for {environ['QUERY_STRING']}".encode()]
+
+
 def poll(layer: FreshPolls, tag: str | None, **extra: str) -> tuple[str, dict[str, str]]:
+    status, headers, _ = fetch(layer, tag, **extra)
+    return status, headers
+
+
+def fetch(layer: FreshPolls, tag: str | None, **extra: str) -> tuple[str, dict[str, str], bytes]:
     environ = {
         "REQUEST_METHOD": "GET",
         "PATH_INFO": "/api/v1/stories/malam/events",
@@ -37,8 +64,8 @@ def poll(layer: FreshPolls, tag: str | None, **extra: str) -> tuple[str, dict[st
     def start(status: str, headers: list[tuple[str, str]]) -> None:
         seen["status"], seen["headers"] = status, dict(headers)
 
-    list(layer(environ, start))
-    return seen["status"], seen["headers"]
+    body = b"".join(layer(environ, start))
+    return seen["status"], seen["headers"], body
 
 
 def test_a_poller_with_the_current_tag_gets_304_without_the_app() -> None:
@@ -67,3 +94,36 @@ def test_tags_are_matched_by_seq_not_by_prefix() -> None:
     assert current_tag('"ev70:gzip"', 7) is None
     assert current_tag('"ev7:gzip"', 7) == "ev7:gzip"
     assert current_tag("*", 7) is None
+
+
+def test_polls_without_a_tag_share_one_app_answer_per_seq_and_encoding() -> None:
+    hub = Hub({"malam": 7})
+    events = EventsApp(7)
+    layer = FreshPolls(events, hub, CACHE, "session")
+    first = fetch(layer, None, HTTP_ACCEPT_ENCODING="gzip, br")
+    for _ in range(5):
+        again = fetch(layer, None, HTTP_ACCEPT_ENCODING="gzip, br")
+        assert again[2] == first[2] == b"brpage at 7 for after=20&limit=100"
+        assert again[1]["ETag"] == '"ev7:br"'
+        assert "X-Request-Id" not in again[1]  # it was the first request's
+    assert events.calls == 1
+    plain = fetch(layer, None)
+    assert plain[2] == b"page at 7 for after=20&limit=100"  # another encoding, its own copy
+    assert fetch(layer, None, QUERY_STRING="after=40&limit=100")[2].endswith(b"after=40&limit=100")
+    assert events.calls == 3
+    hub.last["malam"] = events.seq = 8  # a new event: the copies at 7 are not used again
+    assert fetch(layer, None, HTTP_ACCEPT_ENCODING="gzip, br")[2].startswith(b"brpage at 8")
+    assert events.calls == 4
+
+
+def test_private_answers_and_unknown_stories_are_not_kept() -> None:
+    private = EventsApp(7, cache="private, no-cache")
+    layer = FreshPolls(private, Hub({"malam": 7}), CACHE, "session")
+    fetch(layer, None)
+    fetch(layer, None)
+    assert private.calls == 2
+    events = EventsApp(7)
+    quiet = FreshPolls(events, Hub({}), CACHE, "session")
+    fetch(quiet, None)
+    fetch(quiet, None)
+    assert events.calls == 2
