@@ -8,7 +8,8 @@ as static/live.js does: it opens the WebSocket; when refused (503 + Retry-After)
 copy, as a browser's cache would: 304 when current), asks the live URL for room after
 Retry-After (±25 %), and goes back to the WebSocket when there is. Seqs apply once, in order.
 
-Phases: arrivals; updates (--updates, --interval apart: delivery lag by way of WebSocket
+Phases: arrivals; a quiet spell (no updates: what each poll and probe costs the server);
+updates (--updates, --interval apart: delivery lag by way of WebSocket
 and of polling, server CPU per poll); departures (--leave WebSocket readers hang up: how
 many pollers take their places within --return-seconds); a last update that every reader
 must have. Reported: readers reading (hello or first poll) within 1, 2, 5, 10 s of
@@ -80,7 +81,8 @@ class Conn(asyncio.Protocol):
             self.head = (status, headers)
             if status == 101:
                 self.upgraded = True
-                self.done.set_result((101, headers, b""))
+                if not self.done.done():
+                    self.done.set_result((101, headers, b""))
         if self.upgraded:
             self._frames()
             return
@@ -119,6 +121,7 @@ class Conn(asyncio.Protocol):
         if not self.done.done():
             self.done.set_exception(ConnectionError(f"closed before an answer: {exc}"))
         elif self.upgraded and self.visitor is not None:
+            self.visitor.bench.open_files.release()
             self.visitor.socket_lost(self)
 
 
@@ -135,31 +138,40 @@ class Bench:
         self.published: dict[int, float] = {}  # seq -> publish time
         self.lags: dict[str, list[float]] = {"ws": [], "poll": []}
         self.max_age = args.max_age
+        self.open_files = asyncio.Semaphore(args.client_files)
+        self.client_errors: Counter[str] = Counter()  # the harness's own, not the server's
 
     async def request(self, visitor: Visitor | None, raw: bytes, kind: str) -> tuple[int, Any]:
         """Send one request on a new connection; return (status, headers, body) and the Conn."""
         loop = asyncio.get_running_loop()
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_IP, IP_BIND_ADDRESS_NO_PORT, 1)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, LINGER_RST)  # no TIME_WAIT here
-        self.next_source += 1
-        sock.bind((self.sources[self.next_source % len(self.sources)], 0))
-        sock.setblocking(False)
-        done: asyncio.Future[Any] = loop.create_future()
-        conn = Conn(visitor, raw, done)
-        try:
-            async with asyncio.timeout(self.args.request_timeout):
-                await loop.sock_connect(sock, (self.target.host, self.target.port))
-                await loop.create_connection(lambda: conn, sock=sock)
-                status, headers, body = await done
-        except TimeoutError:
-            self.errors[f"{kind} timeout"] += 1
-            conn.transport.abort() if conn.transport else sock.close()
-            return 0, None
-        except OSError as exc:
-            self.errors[f"{kind} {exc.strerror or type(exc).__name__}"[:60]] += 1
-            sock.close()
-            return 0, None
+        async with self.open_files:  # the client's own descriptor limit, not the server's
+            try:
+                sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            except OSError as exc:
+                self.client_errors[f"{kind} {exc.strerror}"] += 1
+                return 0, None
+            sock.setsockopt(socket.SOL_IP, IP_BIND_ADDRESS_NO_PORT, 1)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, LINGER_RST)  # no TIME_WAIT
+            self.next_source += 1
+            sock.bind((self.sources[self.next_source % len(self.sources)], 0))
+            sock.setblocking(False)
+            done: asyncio.Future[Any] = loop.create_future()
+            conn = Conn(visitor, raw, done)
+            try:
+                async with asyncio.timeout(self.args.request_timeout):
+                    await loop.sock_connect(sock, (self.target.host, self.target.port))
+                    await loop.create_connection(lambda: conn, sock=sock)
+                    status, headers, body = await done
+            except TimeoutError:
+                self.errors[f"{kind} timeout"] += 1
+                conn.transport.abort() if conn.transport else sock.close()
+                return 0, None
+            except OSError as exc:
+                self.errors[f"{kind} {exc.strerror or type(exc).__name__}"[:60]] += 1
+                sock.close()
+                return 0, None
+            if status == 101:  # the socket stays open: it keeps its descriptor
+                await self.open_files.acquire()
         self.answers[f"{kind} {status}"] += 1
         return status, (headers, body, conn)
 
@@ -326,6 +338,14 @@ async def run(args: argparse.Namespace, target: LiveblogTarget) -> dict[str, Any
     }
     log(f"after arrivals: {after_arrivals}, errors {dict(bench.errors)}")
 
+    # Quiet: no updates, so the server's work is the polls (and probes): their cost.
+    answers_q, cpu_q, q0 = Counter(bench.answers), proc_cpu(target), time.monotonic()
+    await asyncio.sleep(args.quiet_seconds)
+    quiet_window = time.monotonic() - q0
+    quiet_cpu = spent(cpu_q, proc_cpu(target))
+    quiet = Counter({k: v - answers_q.get(k, 0) for k, v in bench.answers.items()})
+    quiet_requests = sum(v for k, v in quiet.items() if k.startswith(("poll", "probe")))
+
     # Updates: delivery by socket and by polling, and what polling costs the origin.
     answers0, cpu0, busy0 = Counter(bench.answers), proc_cpu(target), cpu_busy()
     p0 = time.monotonic()
@@ -391,7 +411,17 @@ async def run(args: argparse.Namespace, target: LiveblogTarget) -> dict[str, Any
         },
         "after_arrivals": after_arrivals,
         "errors": dict(bench.errors),
+        "client_errors": dict(bench.client_errors),
         "answers": dict(bench.answers),
+        "quiet_phase": {
+            "seconds": round(quiet_window, 2),
+            "answers": dict(quiet),
+            "requests_per_s": round(quiet_requests / quiet_window, 1),
+            "server_cpu_s": quiet_cpu,
+            "cpu_per_request_us": {
+                k: round(1e6 * v / max(1, quiet_requests), 1) for k, v in quiet_cpu.items()
+            },
+        },
         "update_phase": {
             "seconds": round(window, 2),
             "updates": args.updates,
@@ -430,6 +460,7 @@ def main() -> None:
     parser.add_argument("--capacity", type=int, default=10000)
     parser.add_argument("--arrive-seconds", type=float, default=10.0)
     parser.add_argument("--settle", type=float, default=10.0)
+    parser.add_argument("--quiet-seconds", type=float, default=10.0)
     parser.add_argument("--updates", type=int, default=10)
     parser.add_argument("--interval", type=float, default=2.0)
     parser.add_argument("--leave", type=int, default=2000)
@@ -437,6 +468,7 @@ def main() -> None:
     parser.add_argument("--retry-after", type=int, default=20)
     parser.add_argument("--max-age", type=int, default=3)
     parser.add_argument("--sources", type=int, default=8)
+    parser.add_argument("--client-files", type=int, default=18000)
     parser.add_argument("--request-timeout", type=float, default=30.0)
     parser.add_argument("--total-timeout", type=float, default=600.0)
     parser.add_argument("--server-cpus", default="0")

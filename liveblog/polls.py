@@ -6,7 +6,8 @@ events page with the story's last seq (`ev<seq>`, plus the content coding), and 
 process's hub knows that seq for every story it has readers of. So a poll that names it is
 answered `304` here, and a poll without it gets the app's answer for the same URL and
 `Accept-Encoding` kept here since the story's last event (the first such poll after an
-event goes to the app; thousands of others cost no app hop and no database read).
+event goes to the app while the others wait for its answer; thousands of polls cost one
+app request and no database read of their own).
 Anything else (another method, a story with no readers here, a desk session, a private
 answer) passes on unchanged. The hub may lag the log by an event in flight: that poller
 gets the older page once more and the event on its next poll, as from any shared cache.
@@ -15,6 +16,7 @@ gets the older page once more and the event on its next poll, as from any shared
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
@@ -48,6 +50,7 @@ def current_tag(header: str, last_seq: int) -> str | None:
 PER_REQUEST = {"x-request-id", "set-cookie", "date", "server"}
 KEPT_PAGES = 256  # copies kept: (URL, Accept-Encoding) pairs at the current seqs
 KEPT_BYTES = 16 * 2**20  # and their bytes, at most
+FETCH_WAIT = 10.0  # seconds a poll waits for another's app request for the same copy
 
 
 def tag_seq(headers: list[tuple[str, str]]) -> int | None:
@@ -74,6 +77,7 @@ class FreshPolls:
         # (path, query, Accept-Encoding) -> (seq, status line, headers, body)
         self.kept: dict[tuple[str, str, str], tuple[int, str, list[tuple[str, str]], bytes]] = {}
         self.kept_bytes = 0
+        self.fetching: dict[tuple[str, str, str], threading.Event] = {}
 
     def __call__(
         self, environ: dict[str, Any], start_response: Callable[..., Any]
@@ -105,10 +109,16 @@ class FreshPolls:
             environ.get("HTTP_ACCEPT_ENCODING", ""),
         )
         kept = self.kept.get(key)
-        if kept is not None and kept[0] == last:
-            start_response(kept[1], list(kept[2]))
-            return [kept[3]]
-        return self._fetch(key, environ, start_response)
+        if kept is None or kept[0] != last:
+            fetching = self.fetching.get(key)
+            if fetching is None:
+                return self._fetch(key, environ, start_response)
+            fetching.wait(FETCH_WAIT)  # one poll asks the app; the others wait for its answer
+            kept = self.kept.get(key)
+            if kept is None or kept[0] < last:
+                return self.app(environ, start_response)
+        start_response(kept[1], list(kept[2]))
+        return [kept[3]]
 
     def _fetch(
         self,
@@ -116,8 +126,23 @@ class FreshPolls:
         environ: dict[str, Any],
         start_response: Callable[..., Any],
     ) -> Iterable[bytes]:
-        """Ask the app, and keep a public 200 answer for the polls that follow."""
+        """Ask the app while the same copy's other polls wait, and keep its answer."""
         answer: dict[str, Any] = {}
+        self.fetching[key] = done = threading.Event()
+        try:
+            return self._keep(key, environ, start_response, answer)
+        finally:
+            del self.fetching[key]
+            done.set()
+
+    def _keep(
+        self,
+        key: tuple[str, str, str],
+        environ: dict[str, Any],
+        start_response: Callable[..., Any],
+        answer: dict[str, Any],
+    ) -> Iterable[bytes]:
+        """Pass the request on; keep a public 200 that names its seq."""
 
         def keep_start(status: str, headers: list[tuple[str, str]], *exc: Any) -> Any:
             answer["status"], answer["headers"] = status, headers

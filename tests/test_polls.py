@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -127,3 +129,27 @@ def test_private_answers_and_unknown_stories_are_not_kept() -> None:
     fetch(quiet, None)
     fetch(quiet, None)
     assert events.calls == 2
+
+
+def test_polls_arriving_while_the_app_answers_wait_for_that_one_answer() -> None:
+    release = threading.Event()
+
+    class SlowEvents(EventsApp):
+        def __call__(self, environ: dict[str, Any], start: Callable[..., Any]) -> Iterable[bytes]:
+            release.wait(5)
+            return super().__call__(environ, start)
+
+    events = SlowEvents(7)
+    layer = FreshPolls(events, Hub({"malam": 7}), CACHE, "session")
+    bodies: list[bytes] = []
+    polls = [
+        threading.Thread(target=lambda: bodies.append(fetch(layer, None)[2])) for _ in range(8)
+    ]
+    for poll_thread in polls:
+        poll_thread.start()
+    time.sleep(0.2)  # all eight are in: one at the app, seven waiting
+    release.set()
+    for poll_thread in polls:
+        poll_thread.join(5)
+    assert bodies == [b"page at 7 for after=20&limit=100"] * 8
+    assert events.calls == 1

@@ -27,7 +27,7 @@ import socket
 import time
 from typing import Any
 
-from flask import Blueprint, Flask, current_app, g, request
+from flask import Blueprint, Flask, Response, current_app, g, request
 from flask_sock import ConnectionClosed, Sock
 from werkzeug.exceptions import TooManyRequests
 
@@ -87,6 +87,12 @@ def _admit() -> None:
             require_story(session, slug)
     # One frame is encoded once for every reader, so per-connection deflate is off.
     request.environ.pop("HTTP_SEC_WEBSOCKET_EXTENSIONS", None)
+
+
+@bp.errorhandler(ConnectionError)
+def _hung_up(_error: ConnectionError) -> Response:
+    """A reader that hangs up during the handshake: no one to answer, nothing to render."""
+    return Response(status=400)
 
 
 @bp.teardown_request
