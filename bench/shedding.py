@@ -140,8 +140,11 @@ class Bench:
         self.max_age = args.max_age
         self.open_files = asyncio.Semaphore(args.client_files)
         self.client_errors: Counter[str] = Counter()  # the harness's own, not the server's
+        self.slow_opens = 0  # upgrades not answered within --open-timeout: polled instead
 
-    async def request(self, visitor: Visitor | None, raw: bytes, kind: str) -> tuple[int, Any]:
+    async def request(
+        self, visitor: Visitor | None, raw: bytes, kind: str, timeout: float | None = None
+    ) -> tuple[int, Any]:
         """Send one request on a new connection; return (status, headers, body) and the Conn."""
         loop = asyncio.get_running_loop()
         async with self.open_files:  # the client's own descriptor limit, not the server's
@@ -158,12 +161,15 @@ class Bench:
             done: asyncio.Future[Any] = loop.create_future()
             conn = Conn(visitor, raw, done)
             try:
-                async with asyncio.timeout(self.args.request_timeout):
+                async with asyncio.timeout(timeout or self.args.request_timeout):
                     await loop.sock_connect(sock, (self.target.host, self.target.port))
                     await loop.create_connection(lambda: conn, sock=sock)
                     status, headers, body = await done
             except TimeoutError:
-                self.errors[f"{kind} timeout"] += 1
+                if kind == "ws":  # as live.js: a socket that does not open in time -> poll
+                    self.slow_opens += 1
+                else:
+                    self.errors[f"{kind} timeout"] += 1
                 conn.transport.abort() if conn.transport else sock.close()
                 return 0, None
             except OSError as exc:
@@ -226,7 +232,7 @@ class Visitor:
             f"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {WS_KEY}\r\n"
             "Sec-WebSocket-Version: 13\r\n",
         ).replace(b"Connection: close\r\n", b"", 1)
-        status, got = await b.request(self, raw, "ws")
+        status, got = await b.request(self, raw, "ws", b.args.open_timeout)
         if status == 101:
             self.socket = got[2]
             return True
@@ -248,6 +254,7 @@ class Visitor:
 
     def socket_lost(self, conn: Conn) -> None:
         if conn is self.socket and not STOP.is_set() and not LEAVING.get(id(self)):
+            self.mode = "lost"
             self.bench.errors["ws dropped by the server"] += 1
 
     def reached(self) -> None:
@@ -412,6 +419,7 @@ async def run(args: argparse.Namespace, target: LiveblogTarget) -> dict[str, Any
         "after_arrivals": after_arrivals,
         "errors": dict(bench.errors),
         "client_errors": dict(bench.client_errors),
+        "slow_opens_polled_instead": bench.slow_opens,
         "answers": dict(bench.answers),
         "quiet_phase": {
             "seconds": round(quiet_window, 2),
@@ -470,6 +478,7 @@ def main() -> None:
     parser.add_argument("--sources", type=int, default=8)
     parser.add_argument("--client-files", type=int, default=18000)
     parser.add_argument("--request-timeout", type=float, default=30.0)
+    parser.add_argument("--open-timeout", type=float, default=10.0)  # live.js's OPEN_TIMEOUT
     parser.add_argument("--total-timeout", type=float, default=600.0)
     parser.add_argument("--server-cpus", default="0")
     parser.add_argument("--client-cpu", default="1")

@@ -65,6 +65,7 @@
   const POLL_ROUND = 20;
   const POLL_EVERY = (Number(cfg.pollSeconds) || 3) * 1000; // ms: the events' max-age
   const SHED_WAIT = 20000; // ms to wait when a refusal names no Retry-After
+  const OPEN_TIMEOUT = 10000; // ms a socket may take to open before the page polls instead
 
   let lastSeq = Number.parseInt(root.dataset.lastSeq, 10) || 0;
   // The newest page shows new posts; an older one (?before=) or one in the oldest-first
@@ -640,7 +641,12 @@
       }
       socket = ws;
       opened = false;
+      // A server too busy to answer the upgrade soon is as good as a refusal: poll.
+      const openTimer = setTimeout(() => {
+        if (socket === ws && !opened) ws.close();
+      }, OPEN_TIMEOUT);
       ws.onopen = () => {
+        clearTimeout(openTimer);
         opened = true;
         stopPolling();
         setOnline(true);
@@ -657,6 +663,7 @@
         enqueue(() => handle(message, ws));
       };
       ws.onclose = (e) => {
+        clearTimeout(openTimer);
         if (socket !== ws) return;
         socket = null;
         clearTimeout(stableTimer);
