@@ -120,6 +120,7 @@ class Conn(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         if not self.done.done():
             self.done.set_exception(ConnectionError(f"closed before an answer: {exc}"))
+            self.done.exception()  # mark it seen: a timed-out request no longer awaits it
         elif self.upgraded and self.visitor is not None:
             self.visitor.bench.open_files.release()
             self.visitor.socket_lost(self)
@@ -300,6 +301,15 @@ STOP = asyncio.Event()
 LEAVING: dict[int, bool] = {}
 
 
+async def publish(target: LiveblogTarget, seq: int) -> int:
+    """Publish one update through the API; 0 when it could not be sent in 30 s."""
+    try:
+        async with asyncio.timeout(30):
+            return await target.publish(seq)
+    except (TimeoutError, OSError):
+        return 0
+
+
 def proc_cpu(target: LiveblogTarget) -> dict[str, float]:
     """Return CPU seconds of the live side and of the app side."""
     from procs import cpu_seconds
@@ -325,7 +335,7 @@ async def run(args: argparse.Namespace, target: LiveblogTarget) -> dict[str, Any
     seed = 0
     for _ in range(3):  # the page a reader arrives on was rendered after these
         seed += 1
-        await target.publish(seed)
+        await publish(target, seed)
     t0 = time.monotonic()
     visitors = [Visitor(bench, seed) for _ in range(args.arrivals)]
     bench.visitors = visitors
@@ -360,7 +370,7 @@ async def run(args: argparse.Namespace, target: LiveblogTarget) -> dict[str, Any
     for _ in range(args.updates):
         seq += 1
         bench.published[seq] = time.monotonic()
-        status = await target.publish(seq)
+        status = await publish(target, seq)
         if status != 201:
             bench.errors[f"publish {status}"] += 1
         await asyncio.sleep(args.interval)
@@ -391,9 +401,12 @@ async def run(args: argparse.Namespace, target: LiveblogTarget) -> dict[str, Any
     # A last update everyone must have (departed readers aside).
     seq += 1
     bench.published[seq] = time.monotonic()
-    await target.publish(seq)
-    await asyncio.sleep(args.max_age * 2 + 2)
+    if await publish(target, seq) != 201:
+        bench.errors["last publish failed"] += 1
     staying = [v for v in visitors if v.mode != "gone"]
+    final_wait = time.monotonic() + args.final_wait
+    while time.monotonic() < final_wait and any(v.last < seq for v in staying):
+        await asyncio.sleep(0.5)  # late is not lost: wait (bounded) for the slowest
     missed = sum(v.last < seq for v in staying)
     STOP.set()
     for task in tasks:
@@ -478,6 +491,7 @@ def main() -> None:
     parser.add_argument("--sources", type=int, default=8)
     parser.add_argument("--client-files", type=int, default=18000)
     parser.add_argument("--request-timeout", type=float, default=30.0)
+    parser.add_argument("--final-wait", type=float, default=60.0)
     parser.add_argument("--open-timeout", type=float, default=10.0)  # live.js's OPEN_TIMEOUT
     parser.add_argument("--total-timeout", type=float, default=600.0)
     parser.add_argument("--server-cpus", default="0")
