@@ -102,7 +102,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from .views import webhooks as webhooks_admin
     from .web import content_security_policy
 
-    live.sock.init_app(app)
+    live.init_app(app)
     from .views import drafts  # noqa: F401 - adds the drafts routes to api.bp and desk_api.bp
 
     csrf.exempt(api.bp)

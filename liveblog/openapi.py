@@ -415,7 +415,8 @@ PATHS: dict[str, dict[str, Any]] = {
             "listEvents",
             "Return the story's events with seq > after, ascending (public).",
             {
-                **_ok(200, "A page of the event log.", "EventPage"),
+                **_ok(200, "A page of the event log (ETag, public max-age).", "EventPage"),
+                **_ok(304, "The copy named by If-None-Match is current.", None),
                 **_errors(400, 401, 404, 422, 429, 503),
             },
             security=[{}, {"partnerKey": []}, {"partnerKeyQuery": []}, *BEARER],

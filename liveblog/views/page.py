@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from babel import Locale
 from babel.dates import format_date, format_skeleton, format_time, get_time_format
-from flask import url_for
+from flask import current_app, url_for
 from flask_babel import format_timedelta, get_locale, get_translations, gettext, ngettext
 
 from ..bylines import byline
@@ -177,6 +177,7 @@ def client_config(story: Story, clock: Clock) -> dict[str, Any]:
         # A WebSocket rule builds ws:// URLs; the script picks ws: or wss: from the page.
         "livePath": urlsplit(url_for("live.live", slug=story.slug)).path,
         "eventsPath": url_for("api.events", slug=story.slug),
+        "pollSeconds": current_app.config["LIVEBLOG_EVENTS_MAX_AGE"],
         "postsPath": f"{url_for('reader.story', slug=story.slug)}/posts/",
         "briefingPath": url_for("trust.briefing_json", slug=story.slug),
         "siteName": SITE_NAME,
@@ -196,6 +197,7 @@ def client_config(story: Story, clock: Clock) -> dict[str, Any]:
             "bannerLive": gettext("Developing story: check back for updates."),
             "bannerEnded": gettext("Coverage of this story has ended."),
             "reconnecting": gettext("Connection lost. Reconnecting…"),
+            "polling": gettext("New updates arrive every few seconds."),
             "noKeyEvents": gettext("No key events yet."),
             "loadOlder": gettext("Load older updates"),
             "loadingOlder": gettext("Loading older updates…"),
