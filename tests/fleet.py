@@ -18,10 +18,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from netns import entered
 from websockets.asyncio.client import connect
 from websockets.exceptions import WebSocketException
-
-from netns import entered
 
 
 @dataclass

@@ -107,14 +107,18 @@ class Network:
     def node(self, role: str, *addresses: str) -> str:
         """Add a namespace joined to the bridge (eth0 with the addresses) and return its name."""
         name = self._namespace(role)
-        self.ip(self.bridge, "link", "add", role, "type", "veth", "peer", "name", "eth0", "netns", name)
+        self.ip(
+            self.bridge, "link", "add", role, "type", "veth", "peer", "name", "eth0", "netns", name
+        )
         self.ip(self.bridge, "link", "set", role, "master", "br0", "up")
         for address in addresses:
             self.ip(name, "addr", "add", f"{address}/16", "dev", "eth0")
         self.ip(name, "link", "set", "eth0", "up")
         return name
 
-    def popen(self, namespace: str, cmd: list[str], log: Path, **kw: Any) -> subprocess.Popen[bytes]:
+    def popen(
+        self, namespace: str, cmd: list[str], log: Path, **kw: Any
+    ) -> subprocess.Popen[bytes]:
         """Start a process inside a namespace, output to a log; it is killed by close()."""
         with open(log, "ab") as out:
             proc = subprocess.Popen(

@@ -30,10 +30,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 import netns
 import postgres_process
+import pytest
 from conftest import service_missing
 from fleet import Fleet
 from servers import LIVEBLOG, ROOT, prepare, wait_until
@@ -62,6 +61,7 @@ class Cluster:
     redis: Any = None
     tls: ssl.SSLContext | None = None
     token: str = ""
+    setup_s: float = 0.0
 
     def call(self, method: str, url: str, body: Any = None) -> tuple[int, Any]:
         """Make an HTTP request from the client's namespace; return (status, JSON)."""
@@ -164,6 +164,7 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
             service_missing(tool, f"{tool} is not installed (apt-get install nginx-light)")
     if not postgres_process.available():
         service_missing("PostgreSQL binaries", "initdb/pg_ctl not found")
+    started = time.monotonic()
     net = netns.Network()
     pg: postgres_process.PostgresProcess | None = None
     cluster = Cluster(net, tmp_path)
@@ -179,15 +180,45 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
         pg.port = 5432
         with open(pg.data / "pg_hba.conf", "a") as hba:
             hba.write("host all all 10.44.0.0/16 trust\n")
-        options = f"-p 5432 -k {pg.root} -c listen_addresses={PG} -c fsync=off -c max_connections=300"
-        subprocess.run(
-            ["ip", "netns", "exec", pg_ns, "runuser", "-u", "postgres", "--",
-             postgres_process._bin("pg_ctl"), "-D", str(pg.data), "-l", str(pg.log),
-             "-o", options, "-w", "start"],
-            check=True, capture_output=True, timeout=60,
+        options = (
+            f"-p 5432 -k {pg.root} -c listen_addresses={PG} -c fsync=off -c max_connections=300"
         )
-        net.run(pg_ns, "runuser", "-u", "postgres", "--", "psql", "-h", str(pg.root), "-c",
-                "CREATE DATABASE liveblog")
+        subprocess.run(
+            [
+                "ip",
+                "netns",
+                "exec",
+                pg_ns,
+                "runuser",
+                "-u",
+                "postgres",
+                "--",
+                postgres_process._bin("pg_ctl"),
+                "-D",
+                str(pg.data),
+                "-l",
+                str(pg.log),
+                "-o",
+                options,
+                "-w",
+                "start",
+            ],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+        net.run(
+            pg_ns,
+            "runuser",
+            "-u",
+            "postgres",
+            "--",
+            "psql",
+            "-h",
+            str(pg.root),
+            "-c",
+            "CREATE DATABASE liveblog",
+        )
         cluster.start_redis()
         with netns.entered(cluster.client):
             cluster.token = prepare(f"postgresql+psycopg://postgres@{PG}:5432/liveblog")
@@ -200,27 +231,43 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
                 cwd=ROOT,
             )
         subprocess.run(
-            ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-             "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1", "-subj",
-             "/CN=live.example.org", "-keyout", str(tmp_path / "key.pem"),
-             "-out", str(tmp_path / "cert.pem")],
-            check=True, capture_output=True, timeout=30,
+            [
+                "openssl",
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:prime256v1",
+                "-nodes",
+                "-days",
+                "1",
+                "-subj",
+                "/CN=live.example.org",
+                "-keyout",
+                str(tmp_path / "key.pem"),
+                "-out",
+                str(tmp_path / "cert.pem"),
+            ],
+            check=True,
+            capture_output=True,
+            timeout=30,
         )
         tls = ssl.create_default_context(cafile=str(tmp_path / "cert.pem"))
         tls.check_hostname = False
         cluster.tls = tls
         conf = nginx_config(tmp_path)
-        net.popen(nginx_ns, ["nginx", "-c", str(conf), "-g", "daemon off;"],
-                  tmp_path / "nginx.log")
+        net.popen(
+            nginx_ns, ["nginx", "-c", str(conf), "-g", "daemon off;"], tmp_path / "nginx.log"
+        )
         for address in HOSTS:
             wait_until(
                 lambda a=address: cluster.call("GET", f"http://{a}:{PORT}/healthz")[0] == 200,
                 90,
                 f"host {address}",
             )
-        wait_until(
-            lambda: cluster.call("GET", f"https://{NGINX}/healthz")[0] == 200, 30, "nginx"
-        )
+        wait_until(lambda: cluster.call("GET", f"https://{NGINX}/healthz")[0] == 200, 30, "nginx")
+        cluster.setup_s = round(time.monotonic() - started, 1)
         yield cluster
     finally:
         try:
@@ -283,7 +330,7 @@ def test_readers_get_everything_through_nginx_while_hosts_and_redis_fail(
     cluster: Cluster,
 ) -> None:
     """Kill a host, restart Redis, cut a host off Redis: every reader gets every seq once."""
-    timings: dict[str, Any] = {"readers": READERS}
+    timings: dict[str, Any] = {"readers": READERS, "setup_s": cluster.setup_s}
     story = Story(cluster)
     base_seq = cluster.call("GET", f"http://{HOSTS[0]}:{PORT}/api/v1/stories/{story.slug}")[1][
         "last_seq"
@@ -376,6 +423,7 @@ def test_readers_get_everything_through_nginx_while_hosts_and_redis_fail(
         )
     finally:
         fleet.stop()
+    timings["test_s"] = round(time.monotonic() - started, 1)
     print(json.dumps(timings))
     out = os.environ.get("LIVEBLOG_MANY_HOSTS_OUT")
     if out:
