@@ -15,6 +15,7 @@ import random
 import ssl
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -101,7 +102,7 @@ class Fleet:
                     async for message in ws:
                         self._take(log, message)
             except (OSError, WebSocketException, TimeoutError) as exc:
-                log.errors.append(type(exc).__name__)
+                log.errors.append(f"{type(exc).__name__}: {str(exc)[:60]}")
             if self._stopping:
                 return
             now = time.monotonic()
@@ -126,6 +127,15 @@ class Fleet:
     def connected(self) -> int:
         """Count the readers that have their hello and are not away."""
         return sum(1 for r in self.readers if r.hellos and r.down_since is None)
+
+    def summary(self) -> str:
+        """Describe the fleet's state for a failure message."""
+        errors = Counter(e for r in self.readers for e in r.errors)
+        never = sum(1 for r in self.readers if not r.hellos)
+        return (
+            f"{self.connected()} of {len(self.readers)} connected, {never} never got a hello,"
+            f" errors {dict(errors.most_common(5))}"
+        )
 
     def behind(self, seq: int) -> int:
         """Count the readers that have not yet received `seq`."""

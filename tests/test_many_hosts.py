@@ -59,6 +59,7 @@ class Cluster:
     host_ns: dict[str, str] = field(default_factory=dict)
     redis_ns: str = ""
     redis: Any = None
+    nginx: Any = None
     tls: ssl.SSLContext | None = None
     token: str = ""
     setup_s: float = 0.0
@@ -257,7 +258,7 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
         tls.check_hostname = False
         cluster.tls = tls
         conf = nginx_config(tmp_path)
-        net.popen(
+        cluster.nginx = net.popen(
             nginx_ns, ["nginx", "-c", str(conf), "-g", "daemon off;"], tmp_path / "nginx.log"
         )
         for address in HOSTS:
@@ -275,6 +276,22 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
         finally:
             if pg is not None:
                 pg.remove()
+
+
+def usage(procs: list[Any]) -> tuple[int, float]:
+    """Return the resident memory (KiB) and CPU time (s) of processes and their descendants."""
+    rss, cpu = 0, 0.0
+    for proc in procs:
+        for pid in [proc.pid, *netns.descendants(proc.pid)]:
+            try:
+                status = Path(f"/proc/{pid}/status").read_text()
+                stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            found = re.search(r"VmRSS:\s+(\d+)", status)
+            rss += int(found[1]) if found else 0
+            cpu += (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")
+    return rss, cpu
 
 
 def established(cluster: Cluster, address: str) -> int:
@@ -314,8 +331,19 @@ class Story:
 def wait_all(fleet: Fleet, seq: int, timeout: float) -> float:
     """Wait until every reader has `seq`; return how long it took."""
     started = time.monotonic()
-    wait_until(lambda: fleet.behind(seq) == 0, timeout, f"all readers at seq {seq}")
+    try:
+        wait_until(lambda: fleet.behind(seq) == 0, timeout, f"all readers at seq {seq}")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}: {fleet.behind(seq)} behind; {fleet.summary()}") from None
     return time.monotonic() - started
+
+
+def wait_connected(fleet: Fleet, timeout: float) -> None:
+    """Wait until every reader is connected."""
+    try:
+        wait_until(lambda: fleet.connected() == READERS, timeout, "every reader connected")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}: {fleet.summary()}") from None
 
 
 def pctl(values: list[float], q: float) -> float:
@@ -336,11 +364,22 @@ def test_readers_get_everything_through_nginx_while_hosts_and_redis_fail(
         "last_seq"
     ]
     fleet = Fleet(cluster.client, f"wss://{NGINX}", story.slug, SOURCES, READERS, cluster.tls)
+    hosts = list(cluster.hosts.values())
+    before = {"nginx": usage([cluster.nginx]), "hosts": usage(hosts)}
     started = time.monotonic()
     fleet.start()
     try:
-        wait_until(lambda: fleet.connected() == READERS, 120, "every reader connected")
+        wait_connected(fleet, 120)
         timings["connect_all_s"] = round(time.monotonic() - started, 2)
+        time.sleep(1)  # let the last handshakes' work settle before reading the counters
+        after = {"nginx": usage([cluster.nginx]), "hosts": usage(hosts)}
+        for side in ("nginx", "hosts"):
+            timings[f"{side}_kib_per_reader"] = round(
+                (after[side][0] - before[side][0]) / READERS, 1
+            )
+            timings[f"{side}_cpu_ms_per_connect"] = round(
+                (after[side][1] - before[side][1]) * 1000 / READERS, 3
+            )
         spread = {a: established(cluster, a) for a in HOSTS}
         timings["connections_per_host"] = spread
         assert all(n >= READERS // 5 for n in spread.values()), spread  # balanced, not sticky
@@ -363,7 +402,7 @@ def test_readers_get_everything_through_nginx_while_hosts_and_redis_fail(
         post(5, 0.3)
         timings["kill_catch_up_s"] = round(wait_all(fleet, base_seq + posted, 60), 2)
         moved = [r for r in fleet.readers if any(t >= killed_at for t in r.dropped_at)]
-        wait_until(lambda: fleet.connected() == READERS, 60, "the killed host's readers back")
+        wait_connected(fleet, 60)
         away = [r.away[-1] for r in moved]
         timings["killed_host_readers"] = len(moved)
         timings["reconnect_s"] = {
