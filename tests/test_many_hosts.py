@@ -79,6 +79,16 @@ class Cluster:
             except urllib.error.HTTPError as error:
                 return error.code, error.read()[:300]
 
+    def head(self, path: str, **headers: str) -> dict[str, str]:
+        """GET a path through nginx and return the answer's headers (lower-case names)."""
+        request = urllib.request.Request(f"https://{NGINX}{path}", headers=headers)
+        with (
+            netns.entered(self.client),
+            urllib.request.urlopen(request, timeout=30, context=self.tls) as response,
+        ):
+            response.read()
+            return {k.lower(): v for k, v in response.headers.items()}
+
     def start_redis(self) -> None:
         """Start (or start again) the private Redis in its namespace."""
         self.redis = self.net.popen(
@@ -150,6 +160,9 @@ def host_env(root: Path, address: str) -> dict[str, str]:
         LIVEBLOG_TRUSTED_PROXIES=NGINX,
         LIVEBLOG_ALLOWED_HOSTS=NGINX,
         LIVEBLOG_LOG_LEVEL="WARNING",
+        # Under the 25 readers each client address brings, over the 33 per host that one
+        # address (the balancer's) would bring: passes only if X-Forwarded-For arrives.
+        LIVEBLOG_WS_PER_IP="30",
     )
     return env
 
@@ -364,6 +377,15 @@ def test_readers_get_everything_through_nginx_while_hosts_and_redis_fail(
         "last_seq"
     ]
     fleet = Fleet(cluster.client, f"wss://{NGINX}", story.slug, SOURCES, READERS, cluster.tls)
+    # Public answers are cached as the hosts say, compressed by them once per coding.
+    feed = f"/stories/{story.slug}/feed.json"
+    first = cluster.head(feed, **{"Accept-Encoding": "gzip, deflate, br"})
+    again = cluster.head(feed, **{"Accept-Encoding": "gzip, deflate, br"})
+    assert first["content-encoding"] == again["content-encoding"] == "br", first
+    assert again["x-cache-status"] == "HIT", again
+    assert cluster.head(feed, **{"Accept-Encoding": "gzip"})["content-encoding"] == "gzip"
+    assert "content-encoding" not in cluster.head(feed)
+
     hosts = list(cluster.hosts.values())
     before = {"nginx": usage([cluster.nginx]), "hosts": usage(hosts)}
     started = time.monotonic()
