@@ -15,6 +15,7 @@ import os
 import shutil
 import signal
 import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -70,14 +71,26 @@ def descendants(pid: int) -> list[int]:
     return found
 
 
+def _gone(pid: int) -> bool:
+    """Tell whether a process has exited (a zombie has: its sockets are closed)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] in ("Z", "X")
+
+
 def kill_tree(proc: subprocess.Popen[bytes]) -> None:
-    """SIGKILL a process and all its descendants, and reap it."""
-    if proc.poll() is None:
-        for pid in [*descendants(proc.pid), proc.pid]:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+    """SIGKILL a process and all its descendants; return when every one has exited."""
+    pids = [*descendants(proc.pid), proc.pid] if proc.poll() is None else []
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
     with contextlib.suppress(subprocess.TimeoutExpired):
         proc.wait(10)
+    deadline = time.monotonic() + 10
+    while not all(_gone(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.02)
 
 
 class Network:
