@@ -3,8 +3,9 @@
 Nothing here touches the root namespace's network: the bridge lives in a namespace of its
 own, and each veth pair is created with one end already in the bridge's namespace and the
 other in the node's, so interface names are local and parallel runs never clash. Every
-namespace carries this run's random prefix. `close()` kills every process started here (by
-PID, with all its descendants) before it deletes the namespaces; it is safe to call twice.
+namespace carries this run's prefix (owner PID and a random part). `close()` kills every
+process started here (by PID, with all its descendants) before it deletes the namespaces;
+it is safe to call twice.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -93,11 +95,30 @@ def kill_tree(proc: subprocess.Popen[bytes]) -> None:
         time.sleep(0.02)
 
 
+def sweep() -> None:
+    """Remove what runs that died without cleaning up (their owner PID is gone) left behind."""
+    listed = subprocess.run(["ip", "netns", "list"], capture_output=True, timeout=10)
+    for line in listed.stdout.decode().splitlines():
+        found = re.match(r"(lb(\d+)x[0-9a-f]+-\w+)", line)
+        if not found or Path(f"/proc/{found[2]}").exists():
+            continue
+        pids = subprocess.run(["ip", "netns", "pids", found[1]], capture_output=True, timeout=10)
+        for pid in pids.stdout.split():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(pid), signal.SIGKILL)
+        subprocess.run(["ip", "netns", "del", found[1]], capture_output=True, timeout=10)
+
+
 class Network:
-    """One bridge in its own namespace and nodes attached to it, all on 10.44.0.0/16."""
+    """One bridge in its own namespace and nodes attached to it, all on 10.44.0.0/16.
+
+    Namespaces are named lb<owner pid>x<random>-<role>, so `sweep()` can tell leftovers
+    of a dead run from a live parallel run's.
+    """
 
     def __init__(self) -> None:
-        self.prefix = f"lb{uuid.uuid4().hex[:8]}"
+        sweep()
+        self.prefix = f"lb{os.getpid()}x{uuid.uuid4().hex[:6]}"
         self.namespaces: list[str] = []
         self.procs: list[subprocess.Popen[bytes]] = []
         self.bridge = self._namespace("br")
