@@ -120,7 +120,7 @@ def nginx_config(root: Path) -> Path:
             (r"^(\s*)server 10\.0\.1\.11:8000 ", rf"\g<1>server {HOSTS[0]}:{PORT} ", 1),
             (r"^\s*server 10\.0\.1\.1[23]:8000 ([^;]*);\n", "", 2),
             (r"^(\s*)listen 80;", rf"\g<1>listen {NGINX}:80;", 1),
-            (r"^(\s*)listen 443 ssl;", rf"\g<1>listen {NGINX}:443 ssl backlog=4096;", 1),
+            (r"^(\s*)listen 443 ssl ", rf"\g<1>listen {NGINX}:443 ssl ", 1),
             (r"^\s*listen \[::\]:(80|443 ssl);\n", "", 2),
             (r"/etc/ssl/liveblog/fullchain\.pem", str(root / "cert.pem"), 1),
             (r"/etc/ssl/liveblog/privkey\.pem", str(root / "key.pem"), 1),
