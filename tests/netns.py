@@ -161,11 +161,13 @@ class Network:
         self.procs.append(proc)
         return proc
 
-    def run(self, namespace: str, *cmd: str) -> str:
-        """Run a short command inside a namespace and return its output."""
+    def run(self, namespace: str, *cmd: str, timeout: float = 20) -> str:
+        """Run a command inside a namespace and return its output; raise with its errors."""
         done = subprocess.run(
-            ["ip", "netns", "exec", namespace, *cmd], capture_output=True, timeout=20, check=True
+            ["ip", "netns", "exec", namespace, *cmd], capture_output=True, timeout=timeout
         )
+        if done.returncode != 0:
+            raise RuntimeError(f"{' '.join(cmd)} in {namespace}: {done.stderr.decode()[-500:]}")
         return done.stdout.decode()
 
     def close(self) -> None:

@@ -3,7 +3,7 @@
 One network (tests/netns.py): PostgreSQL, Redis, three app hosts, nginx (running the
 shipped deploy/nginx/nginx.conf and liveblog.conf with this run's addresses, certificate
 and directories swapped in) and a client namespace whose readers come from 40 addresses,
-so the hosts' per-address cap (50) holds only if X-Forwarded-For reaches them. The readers
+so the hosts' per-address cap (30 here) holds only if X-Forwarded-For reaches them. The readers
 (tests/fleet.py, reconnecting like live.js with ?after=<last seq>) follow one story while
 updates are posted through nginx and the cluster is hurt three ways: one host killed with
 SIGKILL mid-story, Redis killed and started again, one host cut off from Redis for 10 s.
@@ -168,6 +168,58 @@ def host_env(root: Path, address: str) -> dict[str, str]:
     return env
 
 
+def start_postgres(net: netns.Network, namespace: str, pg: Any) -> None:
+    """Start the private PostgreSQL in its namespace, open to the network, with a database."""
+    pg.port = 5432
+    with open(pg.data / "pg_hba.conf", "a") as hba:
+        hba.write("host all all 10.44.0.0/16 trust\n")
+    options = f"-p 5432 -k {pg.root} -c listen_addresses={PG} -c fsync=off -c max_connections=300"
+    as_postgres = ["runuser", "-u", "postgres", "--"]
+    pg_ctl = postgres_process._bin("pg_ctl")
+    net.run(
+        namespace,
+        *as_postgres,
+        pg_ctl,
+        "-D",
+        str(pg.data),
+        "-l",
+        str(pg.log),
+        "-o",
+        options,
+        "-w",
+        "start",
+        timeout=120,
+    )
+    net.run(namespace, *as_postgres, "psql", "-h", str(pg.root), "-c", "CREATE DATABASE liveblog")
+
+
+def make_certificate(root: Path) -> None:
+    """Write a throwaway ECDSA certificate and key for nginx (cert.pem, key.pem)."""
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=live.example.org",
+            "-keyout",
+            str(root / "key.pem"),
+            "-out",
+            str(root / "cert.pem"),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=30,
+    )
+
+
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[Cluster]:
     """Build the network, start every server in it, and take it all down afterwards."""
@@ -192,48 +244,7 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
             cluster.host_ns[address] = net.node(f"h{i}", address)
 
         pg = postgres_process.PostgresProcess()
-        pg.port = 5432
-        with open(pg.data / "pg_hba.conf", "a") as hba:
-            hba.write("host all all 10.44.0.0/16 trust\n")
-        options = (
-            f"-p 5432 -k {pg.root} -c listen_addresses={PG} -c fsync=off -c max_connections=300"
-        )
-        subprocess.run(
-            [
-                "ip",
-                "netns",
-                "exec",
-                pg_ns,
-                "runuser",
-                "-u",
-                "postgres",
-                "--",
-                postgres_process._bin("pg_ctl"),
-                "-D",
-                str(pg.data),
-                "-l",
-                str(pg.log),
-                "-o",
-                options,
-                "-w",
-                "start",
-            ],
-            check=True,
-            capture_output=True,
-            timeout=60,
-        )
-        net.run(
-            pg_ns,
-            "runuser",
-            "-u",
-            "postgres",
-            "--",
-            "psql",
-            "-h",
-            str(pg.root),
-            "-c",
-            "CREATE DATABASE liveblog",
-        )
+        start_postgres(net, pg_ns, pg)
         cluster.start_redis()
         with netns.entered(cluster.client):
             cluster.token = prepare(f"postgresql+psycopg://postgres@{PG}:5432/liveblog")
@@ -245,29 +256,7 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
                 env=host_env(tmp_path, address),
                 cwd=ROOT,
             )
-        subprocess.run(
-            [
-                "openssl",
-                "req",
-                "-x509",
-                "-newkey",
-                "ec",
-                "-pkeyopt",
-                "ec_paramgen_curve:prime256v1",
-                "-nodes",
-                "-days",
-                "1",
-                "-subj",
-                "/CN=live.example.org",
-                "-keyout",
-                str(tmp_path / "key.pem"),
-                "-out",
-                str(tmp_path / "cert.pem"),
-            ],
-            check=True,
-            capture_output=True,
-            timeout=30,
-        )
+        make_certificate(tmp_path)
         tls = ssl.create_default_context(cafile=str(tmp_path / "cert.pem"))
         tls.check_hostname = False
         cluster.tls = tls
