@@ -141,10 +141,10 @@ def live(ws: Any, slug: str) -> None:
         out = TimedWriter(ws.sock, current_app.config["LIVEBLOG_SEND_TIMEOUT"])
         try:
             with sub.lock:
-                sent = _send_new(out, after, replay)
+                sub.sent = _send_new(out, after, replay)
                 # Caught up: from now on the hub writes frames straight to this socket.
                 sub.direct = out.send_now
-                _send_new(out, sent, [(f.seq, f.wire) for f in sub.take()])
+                _send_new(out, after, [(f.seq, f.wire) for f in sub.take()])
             _stream(ws, out, sub, ping_seconds)
         except TimeoutError:
             rt.hub.observer.dropped("slow")
