@@ -356,8 +356,8 @@
     }
 
     if (box) {
-      const root = document.getElementById("story");
-      state = { seq: Number.parseInt(root && root.dataset.lastSeq, 10) || 0, groups: readBox() };
+      // The seq the server read the counts at (it may be ahead of the page's own).
+      state = { seq: Number.parseInt(box.dataset.seq, 10) || 0, groups: readBox() };
     }
 
     function storyWording(values) {

@@ -419,6 +419,7 @@ def test_box_covers_the_whole_story_not_the_first_page(room: Newsroom) -> None:
     for post in first:
         assert f'id="post-{post["id"]}"' not in html  # all on an older page
     markup = box(html)
+    assert 'data-seq="65"' in markup  # the seq the counts stand at: the script goes on from it
     known, open_, false = (section(markup, n) for n in ("known", "open", "false"))
     assert 'data-count="3"' in known
     assert known.count("<li") == 3
