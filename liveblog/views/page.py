@@ -25,7 +25,7 @@ from ..i18n import LOCALES, VERIFICATION_ICONS, VERIFICATION_LABELS
 from ..models import Post, Story, StoryStatus, Verification, utcnow
 from ..payloads import rfc3339
 from .page_meta import SITE_NAME, json_ld, share_links
-from .trust import Groups, Step, briefing, client_text, help_url, timeline
+from .trust import Briefing, Step, briefing, client_text, help_url, timeline
 
 NBSP = "\u00a0"
 
@@ -253,11 +253,11 @@ def story_clock(story: Story, locale: str) -> Clock:
 
 
 def page_context(
-    story: Story, page: Slice, locale: str, groups: Groups, lang: dict[str, Any] | None = None
+    story: Story, page: Slice, locale: str, box: Briefing, lang: dict[str, Any] | None = None
 ) -> dict[str, Any]:
     """Return everything the reader template needs for one page of the story.
 
-    `groups` is the story-wide "what we know" box (`trust.load_briefing`), not this page's.
+    `box` is the story-wide "what we know" box (`trust.load_briefing`), not this page's.
     """
     lang = lang or {}
     now = utcnow()
@@ -308,6 +308,6 @@ def page_context(
         else gettext("Coverage of this story has ended."),
         "site_name": SITE_NAME,
         "share": share_links(url, story.title),
-        "briefing": briefing(story, groups, lang),
+        "briefing": briefing(story, box, lang),
         "help_url": help_url(locale),
     }
