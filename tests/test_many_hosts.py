@@ -420,7 +420,7 @@ def test_readers_get_everything_through_nginx_while_hosts_and_redis_fail(
 
         # 1. A host dies mid-story: its readers come back through nginx to the others.
         post(5, 0.3)
-        wait_all(fleet, base_seq + posted, 30)
+        wait_all(fleet, base_seq + posted, 120)
         victim = HOSTS[1]
         killed_at = time.monotonic()
         netns.kill_tree(cluster.hosts[victim])
