@@ -175,8 +175,10 @@ def test_the_desk_copies_the_embed_code(browser: Any, served: tuple[Server, str]
         page.wait_for_url("**/editor")
         page.goto(f"{server.base}/editor/stories/{slug}")
         page.click("button.copy-snippet[data-target='embed-snippet-en']")
-        status = page.locator("#copy-status")
-        status.filter(has_text="Tersalin.").wait_for()
+        page.wait_for_function(
+            "() => { const s = document.getElementById('copy-status');"
+            " return s.textContent !== '' && s.textContent === s.dataset.copied; }"
+        )
         copied = page.evaluate("navigator.clipboard.readText()")
         assert copied == page.input_value("#embed-snippet-en")
         assert f'src="{server.base}/stories/{slug}/embed?lang=en"' in copied
