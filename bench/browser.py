@@ -23,7 +23,6 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -33,9 +32,9 @@ from typing import Any
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH.parent / "tests"))
 
-from longstory import long_story  # noqa: E402
+from longstory import PatientServer, long_story  # noqa: E402
 from report import machine_info  # noqa: E402
-from servers import LIVEBLOG, ROOT, Server, prepare, server_env, wait_until  # noqa: E402
+from servers import prepare, server_env  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 PHONE = {"width": 360, "height": 740}
@@ -57,21 +56,6 @@ TIMING = """() => {
           dom_interactive: nav.domInteractive, resources,
           posts: document.querySelectorAll("#updates > .post").length};
 }"""
-
-
-class PatientServer(Server):
-    """A `liveblog serve` given two minutes to come up on a busy shared machine."""
-
-    def start(self) -> PatientServer:
-        cmd = [LIVEBLOG, "serve", "--port", str(self.port), "--workers", str(self.workers)]
-        with open(self.log, "ab") as log:
-            self.proc = subprocess.Popen(cmd, env=self.env, stdout=log, stderr=log, cwd=ROOT)
-        try:
-            wait_until(lambda: self.get("/healthz")[0] == 200, 120, f"server on {self.port}")
-        except AssertionError:
-            self.stop()
-            raise
-        return self
 
 
 class Wire:

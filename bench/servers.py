@@ -165,6 +165,7 @@ def start_liveblog(args: argparse.Namespace, workdir: Path, run: str) -> Liveblo
         # fanout.py's readers all come from this machine; attacks.py keeps the default cap.
         LIVEBLOG_WS_PER_IP=str(getattr(args, "ws_per_ip", 0)),
     )
+    env.update(getattr(args, "server_env", None) or {})  # e.g. shedding.py's capacity
     # The server runs in the temp dir: make PYTHONPATH entries absolute. --liveblog-src puts
     # an experimental copy of the package first, for A/B runs.
     paths = [args.liveblog_src] if args.liveblog_src else []

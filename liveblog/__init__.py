@@ -14,7 +14,6 @@ from flask_wtf.csrf import CSRFProtect
 
 from . import logs
 from .config import load_config
-from .embeds import FRAME_SOURCES
 from .i18n import select_locale
 from .runtime import Runtime
 
@@ -85,9 +84,25 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
 
     from . import cli, hosts, uploads, web
-    from .views import admin, api, delivery, desk_api, editor, health, live, metrics, reader, trust
+    from .views import (
+        admin,
+        api,
+        delivery,
+        desk_api,
+        editor,
+        embed,
+        health,
+        live,
+        metrics,
+        partner_access,
+        partner_admin,
+        reader,
+        trust,
+    )
+    from .views import webhooks as webhooks_admin
+    from .web import content_security_policy
 
-    live.sock.init_app(app)
+    live.init_app(app)
     from .views import drafts  # noqa: F401 - adds the drafts routes to api.bp and desk_api.bp
 
     csrf.exempt(api.bp)
@@ -101,7 +116,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(editor.bp)
     app.register_blueprint(desk_api.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(webhooks_admin.bp)
     app.register_blueprint(uploads.bp)
+    app.register_blueprint(embed.bp)
+    app.register_blueprint(partner_admin.bp)
+    partner_access.init_app(app)
     web.register_error_handlers(app)
     hosts.init_app(app)
     cli.register(app)
@@ -111,12 +130,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     @app.after_request
     def _security_headers(response: Any) -> Any:
-        response.headers.setdefault(
-            "Content-Security-Policy",
-            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' https:;"
-            " connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none';"
-            f" form-action 'self'; frame-src {' '.join(FRAME_SOURCES)}",
-        )
+        response.headers.setdefault("Content-Security-Policy", content_security_policy())
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
         if request.path.startswith("/api/"):

@@ -2,7 +2,8 @@
 
 Imports nothing from Flask. The database stays the source of truth: a process that loses
 its Redis connection resynchronizes its hub from the event log when it reconnects, and
-every few seconds anyway, so a lost pub/sub message delays an update but never loses it.
+every few seconds anyway (on a timer of its own, so a hanging Redis connection does not
+stop it), so a lost pub/sub message delays an update but never loses it.
 """
 
 from __future__ import annotations
@@ -125,6 +126,20 @@ class RedisBroker:
                 return
             self._started = True
         threading.Thread(target=self._listen_forever, name="liveblog-broker", daemon=True).start()
+        threading.Thread(target=self._resync_forever, name="liveblog-resync", daemon=True).start()
+
+    def _resync_forever(self) -> None:
+        """Read the log every few seconds, whether Redis answers or not.
+
+        A host cut off from Redis (its connection hanging, not refused) still delivers
+        every event to its readers within a resync period.
+        """
+        while True:
+            time.sleep(self.resync_seconds)
+            try:
+                self.hub.resync()
+            except Exception as exc:  # noqa: BLE001 - keep resyncing whatever happens
+                log.warning("resync failed: %s", exc)
 
     def _listen_forever(self) -> None:
         attempt = 0
@@ -150,17 +165,16 @@ class RedisBroker:
             self.connected.set()
             self.hub.resync()
             self._report_readers()
-            next_resync = time.monotonic() + self.resync_seconds
+            next_check = time.monotonic() + self.resync_seconds
             while True:
                 message = pubsub.get_message(timeout=self.resync_seconds)
                 if message is not None and message["type"] == "message":
                     slug, seq, frame = message["data"].decode().split("\n", 2)
                     self.hub.publish(slug, int(seq), frame)
-                if time.monotonic() >= next_resync:
+                if time.monotonic() >= next_check:
                     listener.ping()
-                    self.hub.resync()
                     self._report_readers()
-                    next_resync = time.monotonic() + self.resync_seconds
+                    next_check = time.monotonic() + self.resync_seconds
         finally:
             pubsub.close()
             listener.close()

@@ -198,10 +198,12 @@ def register(app: Flask) -> None:
     """Attach our commands to the app's CLI."""
     for cmd in (init_db, create_user_command, create_token_command, demo_command, serve_command):
         app.cli.add_command(cmd)
-    from . import cli_accounts, cli_trust
+    from . import cli_accounts, cli_partners, cli_trust, cli_webhooks
 
     cli_accounts.register(app)
+    cli_partners.register(app)
     cli_trust.register(app)
+    cli_webhooks.register(app)
 
 
 def _create_app() -> Flask:

@@ -115,6 +115,10 @@ class Subscription:
         self.lock = threading.Lock()
         self.direct: Writer | None = None
         self.pending = b""  # the unwritten tail of a frame the hub wrote directly
+        # The last seq written to the reader. A reconnecting reader's replay comes from the
+        # log, which may be ahead of this hub (the event's PUBLISH is still on its way), so
+        # the hub must not write that event again when it arrives.
+        self.sent = 0
         self._frames: deque[Frame] = deque()
         self._ready = wakeup or threading.Event()
 
@@ -122,6 +126,8 @@ class Subscription:
         """Write frames through, or queue them; past the limit, mark the reader overflowed."""
         queued = False
         for frame in frames:
+            if frame.seq <= self.sent:
+                continue
             if self._write_through(frame):
                 continue
             if len(self._frames) >= self.limit:
@@ -144,6 +150,8 @@ class Subscription:
         try:
             if self.direct is None or self._frames or self.pending:
                 return False
+            if frame.seq <= self.sent:
+                return True
             try:
                 written = self.direct(frame.wire)
             except BlockingIOError:
@@ -154,6 +162,7 @@ class Subscription:
                 self.broken = True
                 self._ready.set()
                 return True
+            self.sent = frame.seq
             if written < len(frame.wire):
                 self.pending = frame.wire[written:]
                 self._ready.set()
@@ -169,10 +178,16 @@ class Subscription:
         self._ready.clear()
 
     def take(self) -> list[Frame]:
-        """Return and forget the queued frames (call it holding `lock`)."""
+        """Return and forget the queued frames not yet written (call it holding `lock`).
+
+        The caller writes them all, so `sent` moves to the last one.
+        """
         out: list[Frame] = []
         while self._frames:
-            out.append(self._frames.popleft())
+            frame = self._frames.popleft()
+            if frame.seq > self.sent:
+                out.append(frame)
+                self.sent = frame.seq
         return out
 
     def wake(self) -> None:

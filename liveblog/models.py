@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import enum
 import secrets
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Date,
     DateTime,
     Enum,
     ForeignKey,
@@ -202,6 +203,33 @@ class LoginAttempt(Base):
     expires_at: Mapped[datetime] = mapped_column(index=True)
 
 
+class PartnerKey(Base):
+    """A partner's read-only key for the feeds and events; only its SHA-256 is stored."""
+
+    __tablename__ = "partner_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), index=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    #: Requests a minute this key may make, over every feed and the events endpoint.
+    rate_per_minute: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None]
+
+
+class PartnerKeyUsage(Base):
+    """How many requests a partner key made on one UTC day to one kind of endpoint."""
+
+    __tablename__ = "partner_key_usage"
+
+    key_id: Mapped[int] = mapped_column(
+        ForeignKey("partner_keys.id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+
+
 class Story(Base):
     """A developing story: the live blog readers follow."""
 
@@ -379,3 +407,70 @@ class Draft(Base):
     story: Mapped[Story] = relationship()
     author: Mapped[User] = relationship(foreign_keys=[author_id])
     reviewer: Mapped[User | None] = relationship(foreign_keys=[reviewer_id])
+
+
+class WebhookState(enum.StrEnum):
+    """Whether the dispatcher delivers to a webhook endpoint."""
+
+    ACTIVE = "active"
+    PAUSED = "paused"
+
+
+class Webhook(Base):
+    """A partner's endpoint: every event of one story (or of all) is POSTed to `url`.
+
+    `secret` holds the signing secret encrypted with a key derived from the app's secret
+    key (`liveblog.webhooks`): it must be kept, since every delivery is signed with it.
+    """
+
+    __tablename__ = "webhooks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    url: Mapped[str] = mapped_column(String(2000))
+    story_id: Mapped[int | None] = mapped_column(
+        ForeignKey("stories.id", ondelete="CASCADE"), index=True
+    )
+    secret: Mapped[str] = mapped_column(Text)
+    state: Mapped[WebhookState] = mapped_column(
+        _enum(WebhookState, "webhook_state"), default=WebhookState.ACTIVE
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(64), default="")
+    #: Set at the first failure in a row; cleared by a delivery that succeeds.
+    failing_since: Mapped[datetime | None]
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None]
+    paused_at: Mapped[datetime | None]
+    pause_reason: Mapped[str] = mapped_column(Text, default="")
+
+    story: Mapped[Story | None] = relationship()
+
+
+class WebhookCursor(Base):
+    """The last seq of a story delivered to an endpoint (2xx): the log is the queue."""
+
+    __tablename__ = "webhook_cursors"
+
+    webhook_id: Mapped[int] = mapped_column(
+        ForeignKey("webhooks.id", ondelete="CASCADE"), primary_key=True
+    )
+    story_id: Mapped[int] = mapped_column(
+        ForeignKey("stories.id", ondelete="CASCADE"), primary_key=True
+    )
+    seq: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class WebhookAttempt(Base):
+    """One delivery attempt, kept for the delivery log (the newest few per endpoint)."""
+
+    __tablename__ = "webhook_attempts"
+    __table_args__ = (Index("ix_webhook_attempts_webhook", "webhook_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    webhook_id: Mapped[int] = mapped_column(ForeignKey("webhooks.id", ondelete="CASCADE"))
+    slug: Mapped[str] = mapped_column(String(80))
+    seq: Mapped[int] = mapped_column(Integer)
+    status: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str] = mapped_column(Text, default="")
+    duration_ms: Mapped[int] = mapped_column(Integer, default=0)
+    at: Mapped[datetime] = mapped_column(default=utcnow)

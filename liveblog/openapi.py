@@ -285,11 +285,12 @@ ERROR = _obj(
 ERROR_TEXT = {
     400: "Malformed JSON, a body that is not an object, or control characters.",
     401: "No token, or one that is not valid (any more).",
-    403: "The token's role may not do this.",
+    403: "The token's role may not do this, or it is a (read-only) partner key.",
     404: "No such story or post.",
     409: "A conflict: stale version, slug taken, story ended, already purged.",
     413: "The post body is too long.",
     422: "A field is refused (`error.field` names it).",
+    429: "Over the partner key's or the address's requests a minute (see Retry-After).",
     503: "The database is unreachable; nothing was written (see Retry-After).",
 }
 
@@ -357,7 +358,7 @@ PATHS: dict[str, dict[str, Any]] = {
             "getStory",
             "Return a story (public; a token, if given, must be valid).",
             {**_ok(200, "The story.", "Story"), **_errors(400, 401, 404, 503)},
-            security=[{}, *BEARER],
+            security=[{}, *BEARER, {"partnerKey": []}],
         ),
         "patch": _op(
             "updateStory",
@@ -414,9 +415,11 @@ PATHS: dict[str, dict[str, Any]] = {
             "listEvents",
             "Return the story's events with seq > after, ascending (public).",
             {
-                **_ok(200, "A page of the event log.", "EventPage"),
-                **_errors(400, 404, 422, 503),
+                **_ok(200, "A page of the event log (ETag, public max-age).", "EventPage"),
+                **_ok(304, "The copy named by If-None-Match is current.", None),
+                **_errors(400, 401, 404, 422, 429, 503),
             },
+            security=[{}, {"partnerKey": []}, {"partnerKeyQuery": []}, *BEARER],
             parameters=[
                 _param("after", {"type": "integer", "minimum": 0, "maximum": v.MAX_INT}, "query"),
                 _param(
@@ -445,7 +448,15 @@ def openapi_document(server_url: str = "/") -> dict[str, Any]:
             **drafts.paths(_ok, _errors, _body, _param, _op, BEARER, WRITE_ERRORS),
         },
         "components": {
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"},
+                "partnerKey": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "A read-only partner key (`lbk_…`): its own rate limit.",
+                },
+                "partnerKeyQuery": {"type": "apiKey", "in": "query", "name": "key"},
+            },
             "schemas": {
                 **REQUESTS,
                 "Story": STORY,

@@ -118,6 +118,11 @@ def briefing_posts(
     return result
 
 
+def story_seq(session: Session, story: Story) -> int:
+    """Return the story's last seq as the database holds it now."""
+    return session.scalar(select(Story.last_seq).where(Story.id == story.id)) or 0
+
+
 def story_post(session: Session, story: Story, post_id: str) -> Post | None:
     """Return one post of the story by id, deleted or not, or None."""
     return session.scalar(

@@ -68,7 +68,9 @@ class LiveblogServer(BaseApplication):  # type: ignore[misc]
         """Build the app inside the worker, after gevent has patched everything."""
         from liveblog import create_app
         from liveblog.channel import ChannelListener
+        from liveblog.polls import FreshPolls
         from liveblog.proxy import Front
+        from liveblog.views.delivery import cache_control
 
         app = create_app()
         wsgi: Any = app
@@ -83,6 +85,13 @@ class LiveblogServer(BaseApplication):  # type: ignore[misc]
                 app.config["LIVEBLOG_TRUSTED_PROXIES"],
                 os.environ.get("LIVEBLOG_WRITE_SOCKET", ""),
             )
+        # Shed readers poll the events API: answer the current ones here, from the hub.
+        wsgi = FreshPolls(
+            wsgi,
+            app.extensions["liveblog"].hub,
+            cache_control(app.config["LIVEBLOG_EVENTS_MAX_AGE"], private=False),
+            app.config["SESSION_COOKIE_NAME"],
+        )
         # Thousands of long-lived readers make full collections slow and frequent: collect
         # the old generation less often, and never scan what start-up allocated.
         gc.set_threshold(700, 10, 100)

@@ -1,6 +1,7 @@
 """`liveblog serve`: start the live process and the app processes, and stop them together.
 
-Imports nothing from Flask; it only starts and watches three gunicorn masters:
+Imports nothing from Flask; it only starts and watches three gunicorn masters and a
+plain process:
 
 - the live process (`server.py`, gevent) on the public port: WebSocket readers and
   `/healthz`, everything else passed on to
@@ -8,7 +9,8 @@ Imports nothing from Flask; it only starts and watches three gunicorn masters:
   private directory made for this run: pages, feeds, sign-ins, previews; and
 - the write process (the same code, on its own socket): the API's and the desk's writes,
   so that a flood of page views or sign-ins never queues a reporter's update. Its one
-  worker also runs the scheduler that publishes scheduled drafts (`scheduler.py`).
+  worker also runs the scheduler that publishes scheduled drafts (`scheduler.py`); and
+- the webhook dispatcher (`dispatcher.py`), which POSTs events to partners' endpoints.
 
 With no Redis, a second Unix socket beside it carries committed events from the app
 processes to the live process (`channel.py`). A signal to this process goes to both. When
@@ -36,6 +38,7 @@ LIVE_BOOT = (
     "from gevent import monkey; monkey.patch_all(); from liveblog.server import main; main()"
 )
 APP_BOOT = "from liveblog.appserver import main; main()"
+DISPATCHER_BOOT = "from liveblog.dispatcher import main; main()"
 FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGHUP)
 PR_SET_PDEATHSIG = 1
 
@@ -76,10 +79,12 @@ def _commands(args: argparse.Namespace, rundir: Path) -> tuple[list[str], dict[s
         ]
 
     # Pages, feeds, sign-ins and previews in one pool; the API's and the desk's writes in
-    # a small one of their own, so no flood of the first kind delays an update.
+    # a small one of their own, so no flood of the first kind delays an update. Webhooks
+    # go out from a process of their own: a slow partner never holds a reader or a write.
     return live, {
         "app": app("app.sock", args.app_workers, args.app_threads),
         "write": app("write.sock", 1, 4, "--scheduler"),  # the one scheduler of this server
+        "webhooks": [sys.executable, "-c", DISPATCHER_BOOT],
     }
 
 

@@ -10,6 +10,7 @@ from flask_babel import gettext
 from markupsafe import escape
 from werkzeug.exceptions import HTTPException
 
+from .embeds import FRAME_SOURCES
 from .errors import LiveblogError
 from .outage import RETRY_AFTER, outage_of
 from .validation import MAX_INT, whole_number
@@ -70,6 +71,16 @@ def outage_response(error: BaseException) -> Response | None:
     return response
 
 
+def content_security_policy(frame_ancestors: str = "'none'") -> str:
+    """Return the site's strict CSP; only the embed lets other sites frame it."""
+    return (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' https:;"
+        " connect-src 'self'; object-src 'none'; base-uri 'none';"
+        f" frame-ancestors {frame_ancestors};"
+        f" form-action 'self'; frame-src {' '.join(FRAME_SOURCES)}"
+    )
+
+
 def int_arg(name: str, default: int, low: int, high: int = MAX_INT) -> int:
     """Return a whole-number query parameter (ASCII digits) within bounds, or refuse with 422."""
     raw = request.args.get(name)
@@ -82,7 +93,7 @@ def _wants_json() -> bool:
     path = request.path
     return (
         path.startswith(("/api/", "/editor/api/"))
-        or path in ("/healthz", "/editor/preview")
+        or path in ("/healthz", "/editor/preview", "/oembed")
         or path.endswith(".json")
     )
 

@@ -109,12 +109,9 @@
 
   // The post request the composer holds (a contributor's form has no verification fields).
   function composed() {
-    const payload = {
-      body: bodyInput.value,
-      format: formatInput.value,
-      headline: form.headline.value,
-      coauthors: [...form.coauthors.selectedOptions].map((o) => o.value),
-    };
+    const payload = { body: bodyInput.value, format: formatInput.value };
+    if (form.headline) payload.headline = form.headline.value;
+    if (form.coauthors) payload.coauthors = [...form.coauthors.selectedOptions].map((o) => o.value);
     if (form.verification) {
       payload.verification = { status: form.verification.value, note: form.note.value };
     }

@@ -8,6 +8,13 @@
  * Ordering: events carry seq 1, 2, 3, ... per story. The page says which seq it was
  * rendered at (data-last-seq); the socket resumes with ?after=<last applied>. A seq
  * already applied is ignored; a gap is filled from the events API before going on.
+ *
+ * Shedding: a server at its reader capacity refuses the socket before the upgrade (503,
+ * Retry-After), which a page cannot tell from a network failure. So a socket that never
+ * opens puts the page in polling mode: it polls the cacheable events API (the same seq
+ * cursor, so every event is applied once), asks the live URL with a plain GET whether
+ * there is room (204, or 503 with Retry-After, which it honours with jitter), and goes
+ * back to the socket when there is. The reader sees the live page throughout.
  */
 (() => {
   "use strict";
@@ -52,6 +59,13 @@
   const PAGE_SIZE = 100; // events per request when filling a gap
   const MAX_CATCH_UP = 1000; // events; further behind than this, reload the page instead
   const TICK = 30000; // ms between refreshes of the relative times
+  // Polling: `after` is rounded down to a multiple of POLL_ROUND, so every poller within
+  // that many events of the head asks for the same URL (one render, one cache entry);
+  // the events it already has are skipped by seq. POLL_ROUND must stay below PAGE_SIZE.
+  const POLL_ROUND = 20;
+  const POLL_EVERY = (Number(cfg.pollSeconds) || 3) * 1000; // ms: the events' max-age
+  const SHED_WAIT = 20000; // ms to wait when a refusal names no Retry-After
+  const OPEN_TIMEOUT = 10000; // ms a socket may take to open before the page polls instead
 
   let lastSeq = Number.parseInt(root.dataset.lastSeq, 10) || 0;
   // The newest page shows new posts; an older one (?before=) or one in the oldest-first
@@ -561,6 +575,10 @@
   /* ---------- the socket ---------- */
 
   let socket = null;
+  let opened = false; // the current socket got past the upgrade
+  let polling = false; // the socket was refused: the events API keeps the page current
+  let pollTimer = 0;
+  let probeTimer = 0;
   let opening = false;
   let stopped = false;
   let attempt = 0;
@@ -597,7 +615,9 @@
       clearTimeout(offlineTimer);
       offlineTimer = 0;
       root.classList.remove("offline");
-      ui.connection.hidden = true;
+      // Polling is a normal live state, said quietly: updates come every few seconds.
+      ui.connection.textContent = polling ? T.polling : "";
+      ui.connection.hidden = !polling;
       return;
     }
     if (offlineTimer || root.classList.contains("offline")) return; // already counting
@@ -634,7 +654,15 @@
         return;
       }
       socket = ws;
+      opened = false;
+      // A server too busy to answer the upgrade soon is as good as a refusal: poll.
+      const openTimer = setTimeout(() => {
+        if (socket === ws && !opened) ws.close();
+      }, OPEN_TIMEOUT);
       ws.onopen = () => {
+        clearTimeout(openTimer);
+        opened = true;
+        stopPolling();
         setOnline(true);
         clearTimeout(stableTimer);
         stableTimer = setTimeout(() => { attempt = 0; }, STABLE_AFTER);
@@ -649,10 +677,15 @@
         enqueue(() => handle(message, ws));
       };
       ws.onclose = (e) => {
+        clearTimeout(openTimer);
         if (socket !== ws) return;
         socket = null;
         clearTimeout(stableTimer);
         if (stopped) return;
+        if (!opened) {
+          refused(); // shed before the upgrade, or unreachable: poll meanwhile
+          return;
+        }
         setOnline(false);
         // A server going away (1001) or restarting (1012) is not back within half a
         // second: start the backoff a little further on, still with full jitter.
@@ -670,6 +703,109 @@
     retryTimer = setTimeout(connect, Math.random() * cap);
   }
 
+  /* ---------- polling while the socket is refused ---------- */
+
+  const jitter = (ms) => ms * (0.75 + Math.random() * 0.5);
+
+  /* Seconds named by a Retry-After header, in ms (0 when there is none). */
+  function retryAfterOf(response) {
+    const seconds = Number.parseInt(response.headers.get("Retry-After"), 10);
+    return seconds > 0 ? seconds * 1000 : 0;
+  }
+
+  /* The socket did not open: poll at once, and ask for room after a full-jitter backoff
+     (0.5 s at first, so a refusal's Retry-After is known quickly; longer if the socket
+     keeps failing although the server said there was room). */
+  function refused() {
+    if (!polling) {
+      polling = true;
+      schedulePoll(0);
+    }
+    const cap = Math.min(MAX_DELAY, BASE_DELAY * 2 ** attempt);
+    attempt = Math.min(attempt + 1, 16);
+    scheduleProbe(Math.random() * cap);
+  }
+
+  function stopPolling() {
+    polling = false;
+    clearTimeout(pollTimer);
+    clearTimeout(probeTimer);
+    pollTimer = 0;
+    probeTimer = 0;
+  }
+
+  function schedulePoll(ms) {
+    clearTimeout(pollTimer);
+    pollTimer = setTimeout(poll, ms);
+  }
+
+  function scheduleProbe(ms) {
+    clearTimeout(probeTimer);
+    probeTimer = setTimeout(probe, ms);
+  }
+
+  async function poll() {
+    pollTimer = 0;
+    if (!polling || stopped) return;
+    const wait = await enqueue(pollOnce);
+    if (polling && !stopped && !pollTimer) schedulePoll(jitter(wait || POLL_EVERY));
+  }
+
+  /* Fetch and apply what is new; return how long to wait before the next poll. */
+  async function pollOnce() {
+    for (let pages = 0; pages < MAX_CATCH_UP / PAGE_SIZE; pages += 1) {
+      const url = new URL(cfg.eventsPath, window.location.href);
+      url.searchParams.set("after", String(lastSeq - (lastSeq % POLL_ROUND)));
+      url.searchParams.set("limit", String(PAGE_SIZE));
+      let page;
+      try {
+        // The browser's cache keeps it for max-age, then revalidates it (ETag, 304).
+        const response = await fetch(url, { headers: { Accept: "application/json" } });
+        if (!response.ok) {
+          setOnline(false);
+          return retryAfterOf(response) || POLL_EVERY;
+        }
+        page = await response.json();
+      } catch (err) {
+        setOnline(false);
+        return POLL_EVERY;
+      }
+      if (!polling) return 0;
+      setOnline(true);
+      const head = Number(page.last_seq);
+      if (head < lastSeq || head - lastSeq > MAX_CATCH_UP) {
+        reload(); // rebuilt, or too far behind to replay: start over
+        return 0;
+      }
+      const before = lastSeq;
+      for (const event of Array.isArray(page.events) ? page.events : []) {
+        if (event.seq === lastSeq + 1) apply(event); // the rest it has, or a gap: skip
+      }
+      if (head <= lastSeq || lastSeq === before) return POLL_EVERY;
+    }
+    return POLL_EVERY;
+  }
+
+  /* Ask the live URL (no upgrade) whether this server has room for the socket again:
+     a 503 or 429 names how long to wait; anything else (204, an error) tries the socket,
+     whose failure backs off again in refused(). */
+  async function probe() {
+    probeTimer = 0;
+    if (!polling || stopped || socket || opening) return;
+    let wait = 0;
+    try {
+      const response = await fetch(new URL(cfg.livePath, window.location.href), { cache: "no-store" });
+      if (response.status === 503 || response.status === 429) {
+        wait = retryAfterOf(response) || SHED_WAIT;
+      }
+    } catch (err) {
+      /* unreachable: the socket attempt will say so, and back off */
+    }
+    if (!polling || stopped) return;
+    if (wait) scheduleProbe(jitter(wait));
+    else connect();
+  }
+
   /* Back on screen or back online: no need to sit out the rest of the wait. A socket
      that lived through a locked phone or a change of network may be dead without
      knowing it, so after a long absence it is replaced (resuming from lastSeq). */
@@ -677,6 +813,10 @@
   let hiddenAt = 0;
   function wake(fresh) {
     if (stopped) return;
+    if (polling) {
+      schedulePoll(0);
+      return;
+    }
     if (socket && fresh) {
       const old = socket;
       socket = null;
@@ -690,6 +830,7 @@
 
   function stop() {
     stopped = true;
+    stopPolling();
     clearTimeout(retryTimer);
     if (socket) {
       const ws = socket;

@@ -132,6 +132,7 @@
     const RECENT = 500; // events kept to replay over a box fetched at an older seq
     const JITTER = 4000; // ms: readers' fetches spread over this window
     const QUIET = 1500; // ms without a new reason before fetching
+    const MAX_WAIT = 10000; // ms: the most a burst of reasons postpones the fetch
     let state = null; // {seq, groups: {name: {count, items: [{id, status, text, published}]}}}
     let recent = [];
     let prior = null; // what `before` learned about the event's post
@@ -293,14 +294,22 @@
     let fetching = false;
     let again = false;
 
+    let waitingSince = 0;
+
     function refetchSoon() {
       if (!box || !cfg.briefingPath) return;
       if (fetching) {
         again = true;
         return;
       }
+      // A steady stream of reasons delays the fetch, but never past MAX_WAIT.
+      if (fetchTimer && Date.now() - waitingSince > MAX_WAIT) return;
+      if (!fetchTimer) waitingSince = Date.now();
       clearTimeout(fetchTimer);
-      fetchTimer = setTimeout(refetch, QUIET + Math.random() * JITTER);
+      fetchTimer = setTimeout(() => {
+        fetchTimer = 0;
+        refetch();
+      }, QUIET + Math.random() * JITTER);
     }
 
     async function refetch() {
@@ -347,8 +356,8 @@
     }
 
     if (box) {
-      const root = document.getElementById("story");
-      state = { seq: Number.parseInt(root && root.dataset.lastSeq, 10) || 0, groups: readBox() };
+      // The seq the server read the counts at (it may be ahead of the page's own).
+      state = { seq: Number.parseInt(box.dataset.seq, 10) || 0, groups: readBox() };
     }
 
     function storyWording(values) {

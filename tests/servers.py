@@ -73,7 +73,11 @@ class Server:
         cmd = [LIVEBLOG, "serve", "--port", str(self.port), "--workers", str(self.workers)]
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(cmd, env=self.env, stdout=log, stderr=log, cwd=ROOT)
-        wait_until(lambda: self.get("/healthz")[0] == 200, 90, f"server on {self.port}")
+        try:
+            wait_until(lambda: self.get("/healthz")[0] == 200, 90, f"server on {self.port}")
+        except BaseException:
+            self.kill()  # a fixture that fails here never reaches its stop(): no orphans
+            raise
         return self
 
     def get(self, path: str) -> tuple[int, Any]:

@@ -1,10 +1,11 @@
 """axe-core on every page a reader or a reporter meets, in Chromium, light and dark.
 
 The reader page in Indonesian and English with a post of every verification status, a
-pinned post, a correction, an embed card, the "what we know" box and an opened timeline; a
-permalink; the 404 and 410 pages; the /verification explainer; the desk's sign-in page; the
-desk with a story open and a draft in the composer, and the composer's preview. Any serious
-or critical violation fails.
+pinned post, a correction, an embed card, the "what we know" box and an opened timeline,
+and scrolled down with the "new updates" button showing; a permalink; the 404 and 410
+pages; the /verification explainer; the desk's sign-in page; the desk with a story open, a
+draft in the composer and a post's edit form, and the composer's preview. Any serious or
+critical violation fails.
 """
 
 from __future__ import annotations
@@ -100,6 +101,25 @@ def test_reader_page(
     check(page, f"reader page ({lang})")
 
 
+def test_reader_scrolled_with_new_updates_waiting(
+    context: Any, desk_server: tuple[Server, str]
+) -> None:
+    server, token = desk_server
+    slug = new_story(server, token, "Siaran yang tertunda")
+    filler = "<p>" + "Pendengar menunggu siaran yang belum juga dimulai. " * 12 + "</p>"
+    for n in range(8):
+        write(server, token, slug, f"<h3>Kabar {n}</h3>{filler}")
+    page = context.new_page()
+    page.goto(f"{server.base}/stories/{slug}?lang=en")
+    page.wait_for_selector("#key-filter:not([hidden])")
+    page.mouse.wheel(0, 2500)
+    page.wait_for_function("() => window.scrollY > 1500")
+    page.wait_for_timeout(300)  # let the wheel scroll settle
+    write(server, token, slug, "<p>Siaran akhirnya dimulai.</p>")
+    page.wait_for_selector("#new-updates:visible")
+    check(page, "reader page scrolled, a new update waiting")
+
+
 def test_permalink_404_410_and_explainer(
     context: Any, desk_server: tuple[Server, str], night: dict[str, Any]
 ) -> None:
@@ -137,6 +157,9 @@ def test_desk_and_composer(browser: Any, desk_server: tuple[Server, str], night:
         page.fill("#body", f"**Gangguan** berlanjut.\n\n{TWEET}\n")
         page.frame_locator("#preview").locator("figure.embed").wait_for()
         check(page, "desk with a story open and a draft in the composer")
+        page.click(".desk-post .act-edit")
+        page.wait_for_selector(".edit-body")
+        check(page, "desk with a post's edit form open")
         # The preview frame is sandboxed without scripts, so axe cannot enter it: its
         # document is checked on its own, on a page of the same origin for its stylesheets.
         html = page.eval_on_selector("#preview", "frame => frame.srcdoc")

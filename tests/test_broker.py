@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+import time
 import uuid
 
 import pytest
@@ -47,3 +49,34 @@ def test_redis_broker_sums_readers_of_every_process(redis_url: str) -> None:
         broker._report_readers()
     assert brokers[0].readers(slug) == 5
     assert brokers[1].readers(f"{slug}-other") == 0
+
+
+class GrowingLog:
+    def __init__(self) -> None:
+        self.frames: list[tuple[int, str]] = []
+
+    def last_seq(self, slug: str) -> int | None:
+        return len(self.frames)
+
+    def events_after(self, slug: str, after: int) -> list[tuple[int, str]]:
+        return [(seq, frame) for seq, frame in self.frames if seq > after]
+
+
+def test_redis_broker_resyncs_from_the_log_while_redis_is_unreachable() -> None:
+    """Another process's event reaches this hub from the log, with Redis gone."""
+    with socket.socket() as probe:  # a port nobody listens on: every connect is refused
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    log = GrowingLog()
+    hub = Hub(log)
+    sub = hub.subscribe("s")
+    broker = RedisBroker(f"redis://127.0.0.1:{port}/0", hub, resync_seconds=0.05)
+    broker.start()
+    log.frames.append((1, '{"seq": 1}'))  # committed elsewhere; its PUBLISH never came
+    deadline = time.monotonic() + 5
+    while hub.last_seq("s") != 1 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not broker.connected.is_set()
+    assert hub.last_seq("s") == 1
+    with sub.lock:
+        assert [f.seq for f in sub.take()] == [1]

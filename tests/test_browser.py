@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 from conftest import make_app
-from servers import Server, api, prepare, server_env
+from servers import Reader as SocketReader
+from servers import Server, api, prepare, server_env, wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -446,6 +447,86 @@ def test_page_survives_a_server_restart_and_catches_up(browser: Any, tmp_path: P
     finally:
         tab.close()
         server.stop()
+
+
+# --- shedding: polling while the server is full -----------------------------------------
+
+# Each applied event sets data-last-seq (to the same value again if it were applied twice):
+# the values it had before each set are every applied seq but the last.
+RECORD_SEQS = """
+window.__seqs = [];
+document.addEventListener("DOMContentLoaded", () => {
+  const story = document.getElementById("story");
+  new MutationObserver((records) => {
+    for (const r of records) window.__seqs.push(Number(r.oldValue));
+  }).observe(story, {
+    attributes: true, attributeOldValue: true, attributeFilter: ["data-last-seq"],
+  });
+});
+"""
+
+
+def test_a_shed_reader_polls_gets_every_update_once_and_returns_to_the_socket(
+    browser: Any, tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path / 'full.db'}"
+    token = prepare(url)
+    env = server_env(tmp_path, url)
+    # One reader fills the process; refusals say 2 s (1-3 s with jitter); polls every ~1 s.
+    env.update(
+        LIVEBLOG_READER_CAPACITY="1", LIVEBLOG_SHED_RETRY_AFTER="2", LIVEBLOG_EVENTS_MAX_AGE="1"
+    )
+    running = Site(Server(env).start(), env, url, token)
+    tab = Reader(browser)
+    tab.page.add_init_script(RECORD_SEQS)
+    frames: list[str] = []
+    tab.page.on("websocket", lambda ws: ws.on("framereceived", lambda f: frames.append(f)))
+    holder = None
+    try:
+        slug = running.story()
+        running.post(slug, "<p>Sebelum penuh.</p>")
+        holder = SocketReader(running.server.ws_url(slug, after=1)).start()
+        wait_until(lambda: holder.others, 10, "the first reader's hello")
+        tab.open(running, slug)
+        page = tab.page
+        posts = [running.post(slug, f"<p>Saat penuh {n}.</p>") for n in range(4)]
+        for post in posts:
+            page.wait_for_selector(f"#post-{post['id']}")
+        # The live page as usual, with a quiet note; never an error or "reconnecting".
+        page.wait_for_selector("#connection:visible")
+        assert text_of(tab, "#connection") == "Pembaruan baru masuk setiap beberapa detik."
+        assert page.locator("#story.offline").count() == 0
+        assert page.locator("#banner.banner-live").count() == 1
+        polls = [u for u in tab.requests if "/events?" in u]
+        assert polls, "the page did not poll the events API"
+        assert all(re.search(r"after=(0|20|40)&limit=100$", u) for u in polls), polls
+        assert any(u.endswith(f"/stories/{slug}/live") for u in tab.requests)  # room?
+
+        assert frames == []  # so far, not one frame came over a socket
+
+        holder.close()  # a slot frees: the page takes it back within a Retry-After
+        pump(tab, lambda: frames, 15, "the page to return to the WebSocket")
+        assert running.server.get(f"/stories/{slug}/live")[0] == 503  # the page's slot now
+        page.wait_for_selector("#connection", state="hidden")
+        polled = len([u for u in tab.requests if "/events?" in u])
+        later = [running.post(slug, f"<p>Lewat soket {n}.</p>") for n in range(3)]
+        for post in later:
+            page.wait_for_selector(f"#post-{post['id']}")
+        page.wait_for_timeout(2500)  # longer than a poll period: polling has stopped
+        assert len([u for u in tab.requests if "/events?" in u]) == polled
+        last = running.last_seq(slug)
+        tab.wait_seq(last)
+        # Every seq applied once, in order, across polling and the socket.
+        assert page.evaluate("window.__seqs") == list(range(1, last))
+        assert page.locator(".posts .post").count() == 1 + len(posts) + len(later)
+        assert tab.dialogs == []
+        assert not [e for e in tab.errors if e.startswith("pageerror")]
+        assert tab.same_document()
+    finally:
+        if holder is not None:
+            holder.close()
+        tab.close()
+        running.server.stop()
 
 
 # --- ordering: gaps, resets, backoff ---------------------------------------------------

@@ -107,6 +107,29 @@ def test_after_and_limit(newsroom: Newsroom) -> None:
     assert seen == list(range(1, 8))
 
 
+def test_pages_are_cacheable_and_revalidate_with_304(newsroom: Newsroom) -> None:
+    slug = newsroom.story()["slug"]
+    for i in range(3):
+        newsroom.post(slug, "bagus", body=f"<p>{i}</p>")
+    url = f"/api/v1/stories/{slug}/events?after=0&limit=100"
+    first = newsroom.client.get(url)
+    assert first.status_code == 200
+    cache_control = first.headers["Cache-Control"]
+    assert cache_control.startswith("public, max-age=3"), cache_control
+    etag = first.headers["ETag"]
+    assert etag
+    assert "Accept-Encoding" in first.headers["Vary"]
+    again = newsroom.client.get(url, headers={"If-None-Match": etag})
+    assert again.status_code == 304
+    assert again.get_data() == b""
+    assert again.headers["ETag"] == etag
+    newsroom.post(slug, "bagus", body="<p>baru</p>")
+    changed = newsroom.client.get(url, headers={"If-None-Match": etag})
+    assert changed.status_code == 200  # a new event is a new tag
+    assert [e["seq"] for e in changed.get_json()["events"]] == [1, 2, 3, 4]
+    assert changed.headers["ETag"] != etag
+
+
 @pytest.mark.parametrize(
     "query", ["?after=-1", "?after=abc", "?limit=0", "?limit=1001", "?limit=x", "?after=1.5"]
 )

@@ -196,3 +196,24 @@ def test_a_broken_connection_is_reported_to_its_handler() -> None:
     sub.direct = broken
     hub.publish("s", *log.append("s"))
     assert sub.broken
+
+
+def test_a_replay_ahead_of_the_hub_is_not_written_again() -> None:
+    """A reconnecting reader replayed from the log past the hub gets the rest once."""
+    log = FakeLog()
+    hub = Hub(log)
+    hub.publish("s", *log.append("s"))
+    queued, direct = hub.subscribe("s"), hub.subscribe("s")
+    log.append("s")
+    log.append("s")  # committed elsewhere; their PUBLISH has not arrived here yet
+    written: list[bytes] = []
+    for sub in (queued, direct):
+        with sub.lock:  # what the handler does: replay from the log, then go direct
+            sub.sent = log.events["s"][-1][0]
+    direct.direct = lambda data: written.append(data) or len(data)
+    hub.publish("s", 2, log.events["s"][1][1])
+    hub.publish("s", 3, log.events["s"][2][1])
+    hub.publish("s", *log.append("s"))
+    assert seqs(drain(queued)) == [4]
+    assert written == [Frame.of(4, log.events["s"][3][1]).wire]
+    assert drain(direct) == []

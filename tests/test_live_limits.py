@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import json
 import os
 import socket
+import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -226,4 +230,72 @@ def test_behind_a_trusted_proxy_each_forwarded_client_has_its_own_share(tmp_path
     finally:
         for ws in opened:
             ws.close()
+        server.stop()
+
+
+def test_past_its_capacity_the_process_sheds_readers_fast_with_503(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'capacity.db'}"
+    token = prepare(url)
+    env = server_env(tmp_path, url)
+    env.update(LIVEBLOG_READER_CAPACITY="3", LIVEBLOG_SHED_RETRY_AFTER="8")
+    server = Server(env).start()
+    readers: list[Reader] = []
+    try:
+        slug = "penuh"
+        api(
+            server,
+            token,
+            "POST",
+            "/api/v1/stories",
+            {"title": "Penuh", "slug": slug, "language": "id", "timezone": "Asia/Jakarta"},
+        )
+        readers = [Reader(server.ws_url(slug)).start() for _ in range(3)]
+        for reader in readers:
+            wait_until(lambda r=reader: r.others, 10, "hello")  # type: ignore[misc]
+        waits = []
+        for _ in range(5):
+            started = time.monotonic()
+            with pytest.raises(websocket.WebSocketBadStatusException) as refused:
+                websocket.create_connection(server.ws_url(slug), timeout=5)
+            waits.append(time.monotonic() - started)
+            assert refused.value.status_code == 503
+            headers = {k.lower(): v for k, v in (refused.value.resp_headers or {}).items()}
+            assert 4 <= int(headers["retry-after"]) < 12  # 8 s, spread by ±50 %
+            assert headers["cache-control"] == "no-store"
+        assert min(waits) < 1.0, waits  # answered at once, not after a handshake or a timeout
+        # Asking for room without an upgrade: 503 now, and nothing is taken.
+        probe = urllib.request.Request(f"{server.base}/stories/{slug}/live")
+        with pytest.raises(urllib.error.HTTPError) as full:
+            urllib.request.urlopen(probe, timeout=5)
+        assert full.value.code == 503
+        assert int(full.value.headers["Retry-After"]) > 0
+        # The readers inside are untouched: they still get every update.
+        post = api(server, token, "POST", f"/api/v1/stories/{slug}/posts", {"body": "<p>a</p>"})
+        assert post["id"]
+        for reader in readers:
+            reader.wait_for(1)
+        # A shed reader polls the events API; a current copy is revalidated with 304.
+        events = f"{server.base}/api/v1/stories/{slug}/events?after=0&limit=100"
+        with urllib.request.urlopen(events, timeout=5) as answer:
+            etag = answer.headers["ETag"]
+            assert [e["seq"] for e in json.loads(answer.read())["events"]] == [1]
+        revalidate = urllib.request.Request(events, headers={"If-None-Match": etag})
+        with pytest.raises(urllib.error.HTTPError) as same:
+            urllib.request.urlopen(revalidate, timeout=5)
+        assert same.value.code == 304
+        assert same.value.headers["Cache-Control"].startswith("public, max-age=")
+        readers.pop().close()
+
+        def room() -> bool:
+            with urllib.request.urlopen(probe, timeout=5) as answer:
+                return bool(answer.status == 204)
+
+        wait_until(room, 10, "room once a reader left")
+        admitted = Reader(server.ws_url(slug)).start()
+        readers.append(admitted)
+        wait_until(lambda: admitted.others, 10, "the new reader's hello")
+        assert server.get("/healthz")[0] == 200
+    finally:
+        for reader in readers:
+            reader.close()
         server.stop()

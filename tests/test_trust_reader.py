@@ -419,6 +419,7 @@ def test_box_covers_the_whole_story_not_the_first_page(room: Newsroom) -> None:
     for post in first:
         assert f'id="post-{post["id"]}"' not in html  # all on an older page
     markup = box(html)
+    assert 'data-seq="65"' in markup  # the seq the counts stand at: the script goes on from it
     known, open_, false = (section(markup, n) for n in ("known", "open", "false"))
     assert 'data-count="3"' in known
     assert known.count("<li") == 3
@@ -482,3 +483,30 @@ def test_box_reads_a_bounded_number_of_rows(room: Newsroom) -> None:
     assert groups["false"] == (0, [])
     assert len(statements) == 2  # the count, then the one group that has posts
     assert "LIMIT" in statements[1].upper()
+
+
+def test_box_seq_matches_its_counts_when_a_write_comes_between(
+    room: Newsroom, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The seq the box hands the script is the one its counts stand at, even mid-write."""
+    from liveblog.queries import story_by_slug
+    from liveblog.views import trust
+
+    slug = room.story()["slug"]
+    for n in range(3):
+        room.post(slug, body=f"<p>Kabar {n}.</p>")
+    real = trust.briefing_posts
+    calls: list[int] = []
+
+    def crossed(session: Any, story: Any, limit: int) -> Any:
+        if not calls:  # a reporter publishes while the box is being read
+            room.post(slug, body="<p>Kabar sela.</p>")
+        calls.append(1)
+        return real(session, story, limit)
+
+    monkeypatch.setattr(trust, "briefing_posts", crossed)
+    with rt(room.app).db.read() as session:
+        story = story_by_slug(session, slug)
+        assert story is not None
+        seq, groups = trust.load_briefing(session, story)
+    assert seq == sum(count for count, _ in groups.values())  # one event per post here

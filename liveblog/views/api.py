@@ -5,18 +5,22 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request, url_for
+from flask import Blueprint, Response, current_app, jsonify, request, url_for
 
 from ..accounts import actor_of, note_token_use, token_owner
-from ..errors import N_, BadRequest, Unauthorized
+from ..errors import N_, BadRequest, Forbidden, Unauthorized
 from ..models import Role, Story
 from ..openapi import MAX_EVENTS_PAGE, openapi_document
+from ..partners import grant_for, is_partner_key
 from ..payloads import story_payload
+from ..polls import events_etag
 from ..queries import event_frames, require_story
+from ..renders import Rendered
 from ..runtime import runtime
 from ..service import Actor
 from ..validation import holds_nul
 from ..web import int_arg
+from .delivery import send
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -27,6 +31,8 @@ def authenticate() -> Actor:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized(N_("Give an API token: Authorization: Bearer <token>."))
+    if is_partner_key(token.strip()):
+        raise Forbidden(N_("A partner key only reads; it cannot write."), code="read_only_key")
     with runtime().db.read() as session:
         found = token_owner(session, token.strip())
         if found is None:
@@ -74,10 +80,21 @@ def create_story() -> tuple[Response, int, dict[str, str]]:
 def get_story(slug: str) -> Response:
     """Return a story (public)."""
     if request.headers.get("Authorization"):
-        authenticate()
+        _check_reader()
     with runtime().db.read() as session:
         story = require_story(session, slug)
         return jsonify(story_json(story))
+
+
+def _check_reader() -> None:
+    """Check the credential of a public read: a partner key or an API token must be valid."""
+    token = request.headers.get("Authorization", "").partition(" ")[2].strip()
+    if not is_partner_key(token):
+        authenticate()
+        return
+    with runtime().db.read() as session:
+        if grant_for(session, token) is None:
+            raise Unauthorized(N_("The partner key is not valid (any more)."), code="invalid_key")
 
 
 @bp.patch("/stories/<slug>")
@@ -129,18 +146,29 @@ def purge_post(slug: str, post_id: str) -> tuple[str, int]:
 
 @bp.get("/stories/<slug>/events")
 def events(slug: str) -> Response:
-    """Return a story's events after a seq, ascending (public)."""
+    """Return a story's events after a seq, ascending (public; cacheable, 304 by ETag).
+
+    Readers polling instead of holding a WebSocket round `after` down, so thousands of them
+    ask for a few URLs: one render per (story, last seq, after, limit), a few seconds in
+    shared caches, and `304` for a client whose copy is current (one story-row read).
+    """
     after = int_arg("after", 0, 0)
     limit = int_arg("limit", 100, 1, MAX_EVENTS_PAGE)
     with runtime().db.read() as session:
         story = require_story(session, slug)
-        frames = event_frames(session, story.id, after, limit)
-        last_seq = max(story.last_seq, frames[-1][0] if frames else 0)
-    # The stored frames are already JSON: join them instead of decoding and re-encoding.
-    body = '{"events":[' + ",".join(f for _, f in frames) + f'],"last_seq":{last_seq}}}'
-    response = Response(body, mimetype="application/json")
-    response.headers["Cache-Control"] = "public, max-age=1"
-    return response
+        story_id, last_seq = story.id, story.last_seq
+    # The URL names story, after and limit; the live process answers 304 from this alone.
+    etag = events_etag(last_seq)
+
+    def render() -> Rendered:
+        with runtime().db.read() as session:
+            frames = [f for f in event_frames(session, story_id, after, limit) if f[0] <= last_seq]
+        # The stored frames are already JSON: join them instead of decoding and re-encoding.
+        body = '{"events":[' + ",".join(f for _, f in frames) + f'],"last_seq":{last_seq}}}'
+        return Rendered(body.encode(), "application/json")
+
+    max_age: int = current_app.config["LIVEBLOG_EVENTS_MAX_AGE"]
+    return send(("events", story_id, last_seq, after, limit), etag, render, max_age=max_age)
 
 
 @bp.get("/openapi.json")

@@ -34,6 +34,7 @@ from ..runtime import runtime
 from ..web import describe
 from .desk_text import ROLE_LABELS, desk_messages
 from .editor_auth import DeskUser, current_user, locale, refuse_foreign_origin
+from .embed import embed_snippet
 from .page import clock_options
 
 bp = Blueprint("editor", __name__, url_prefix="/editor")
@@ -190,6 +191,7 @@ def desk(slug: str) -> str:
                 for u in active_users(session)
             ],
             messages=desk_messages(),
+            snippets={code: embed_snippet(story, code) for code in ("id", "en")},
         )
 
 
@@ -253,10 +255,11 @@ def compose(slug: str) -> BaseResponse:
         data["resolves"] = form["resolves"]
     data.update(headline=form.get("headline", ""), coauthors=form.getlist("coauthors"))
     if user().role is Role.CONTRIBUTOR:  # a contributor's update waits for an editor
-        fields = ("body", "format", "headline", "coauthors")
+        keep = ("body", "format", "headline", "coauthors")
+        submission = {k: data[k] for k in keep if data[k] or k in ("body", "format")}
         return _run(
             slug,
-            lambda: runtime().drafts.submit(user().actor, slug, {k: data[k] for k in fields}),
+            lambda: runtime().drafts.submit(user().actor, slug, submission),
             gettext("Sent to the editors for approval."),
         )
     return _run(

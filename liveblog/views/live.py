@@ -8,6 +8,10 @@ the socket; the handler only finishes writes the socket could not take at once, 
 and hangs up. Whoever writes holds the subscription's lock, so frames never interleave.
 Reading (pongs, close) stays with simple-websocket's reader thread.
 
+Capacity: past `LIVEBLOG_READER_CAPACITY` readers in this process, a new one is shed with
+503 and a jittered Retry-After by `admission.ReaderGate`, before Flask sees the request;
+the reader's page then polls the events API until there is room.
+
 Abuse bounds: each client address holds at most `LIVEBLOG_WS_PER_IP` live connections
 (one more is refused before the upgrade with 429 and Retry-After); a reader's message
 larger than `LIVEBLOG_WS_MAX_MESSAGE` ends the connection with 1009 before it is buffered;
@@ -23,11 +27,11 @@ import socket
 import time
 from typing import Any
 
-from flask import Blueprint, Flask, current_app, g, request
+from flask import Blueprint, Flask, Response, current_app, g, request
 from flask_sock import ConnectionClosed, Sock
 from werkzeug.exceptions import TooManyRequests
 
-from ..admission import AddressSlots
+from ..admission import AddressSlots, Capacity, ReaderGate
 from ..errors import Invalid
 from ..hub import Frame, Subscription
 from ..outage import outage_of
@@ -48,6 +52,16 @@ CLOSE_RESUME = 4503  # too slow: reconnect with after=<last seq>
 CLOSE_TRY_AGAIN = 1013  # the log cannot be read right now: reconnect after a backoff
 CLOSE_GOING_AWAY = 1001  # the server is stopping: reconnect (elsewhere) with after=<last seq>
 RETRY_AFTER = 30  # seconds a refused address is asked to wait
+
+
+def init_app(app: Flask) -> None:
+    """Register the WebSocket route, and the reader capacity in front of the whole app."""
+    sock.init_app(app)
+    capacity = Capacity(app.config["LIVEBLOG_READER_CAPACITY"])
+    app.extensions["liveblog.capacity"] = capacity
+    app.wsgi_app = ReaderGate(  # type: ignore[method-assign]
+        app.wsgi_app, capacity, app.config["LIVEBLOG_SHED_RETRY_AFTER"]
+    )
 
 
 def address_slots(app: Flask) -> AddressSlots:
@@ -73,6 +87,12 @@ def _admit() -> None:
             require_story(session, slug)
     # One frame is encoded once for every reader, so per-connection deflate is off.
     request.environ.pop("HTTP_SEC_WEBSOCKET_EXTENSIONS", None)
+
+
+@bp.errorhandler(ConnectionError)
+def _hung_up(_error: ConnectionError) -> Response:
+    """A reader that hangs up during the handshake: no one to answer, nothing to render."""
+    return Response(status=400)
 
 
 @bp.teardown_request
@@ -121,10 +141,10 @@ def live(ws: Any, slug: str) -> None:
         out = TimedWriter(ws.sock, current_app.config["LIVEBLOG_SEND_TIMEOUT"])
         try:
             with sub.lock:
-                sent = _send_new(out, after, replay)
+                sub.sent = _send_new(out, after, replay)
                 # Caught up: from now on the hub writes frames straight to this socket.
                 sub.direct = out.send_now
-                _send_new(out, sent, [(f.seq, f.wire) for f in sub.take()])
+                _send_new(out, after, [(f.seq, f.wire) for f in sub.take()])
             _stream(ws, out, sub, ping_seconds)
         except TimeoutError:
             rt.hub.observer.dropped("slow")

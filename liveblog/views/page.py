@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from babel import Locale
 from babel.dates import format_date, format_skeleton, format_time, get_time_format
-from flask import url_for
+from flask import current_app, url_for
 from flask_babel import format_timedelta, get_locale, get_translations, gettext, ngettext
 
 from ..bylines import byline
@@ -25,7 +25,7 @@ from ..i18n import LOCALES, VERIFICATION_ICONS, VERIFICATION_LABELS
 from ..models import Post, Story, StoryStatus, Verification, utcnow
 from ..payloads import rfc3339
 from .page_meta import SITE_NAME, json_ld, share_links
-from .trust import Groups, Step, briefing, client_text, help_url, timeline
+from .trust import Briefing, Step, briefing, client_text, help_url, timeline
 
 NBSP = "\u00a0"
 
@@ -177,6 +177,7 @@ def client_config(story: Story, clock: Clock) -> dict[str, Any]:
         # A WebSocket rule builds ws:// URLs; the script picks ws: or wss: from the page.
         "livePath": urlsplit(url_for("live.live", slug=story.slug)).path,
         "eventsPath": url_for("api.events", slug=story.slug),
+        "pollSeconds": current_app.config["LIVEBLOG_EVENTS_MAX_AGE"],
         "postsPath": f"{url_for('reader.story', slug=story.slug)}/posts/",
         "briefingPath": url_for("trust.briefing_json", slug=story.slug),
         "siteName": SITE_NAME,
@@ -196,6 +197,7 @@ def client_config(story: Story, clock: Clock) -> dict[str, Any]:
             "bannerLive": gettext("Developing story: check back for updates."),
             "bannerEnded": gettext("Coverage of this story has ended."),
             "reconnecting": gettext("Connection lost. Reconnecting…"),
+            "polling": gettext("New updates arrive every few seconds."),
             "noKeyEvents": gettext("No key events yet."),
             "loadOlder": gettext("Load older updates"),
             "loadingOlder": gettext("Loading older updates…"),
@@ -251,11 +253,11 @@ def story_clock(story: Story, locale: str) -> Clock:
 
 
 def page_context(
-    story: Story, page: Slice, locale: str, groups: Groups, lang: dict[str, Any] | None = None
+    story: Story, page: Slice, locale: str, box: Briefing, lang: dict[str, Any] | None = None
 ) -> dict[str, Any]:
     """Return everything the reader template needs for one page of the story.
 
-    `groups` is the story-wide "what we know" box (`trust.load_briefing`), not this page's.
+    `box` is the story-wide "what we know" box (`trust.load_briefing`), not this page's.
     """
     lang = lang or {}
     now = utcnow()
@@ -306,6 +308,6 @@ def page_context(
         else gettext("Coverage of this story has ended."),
         "site_name": SITE_NAME,
         "share": share_links(url, story.title),
-        "briefing": briefing(story, groups, lang),
+        "briefing": briefing(story, box, lang),
         "help_url": help_url(locale),
     }

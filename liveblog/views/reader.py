@@ -195,13 +195,13 @@ def story(slug: str) -> Response:
                 pinned=False,
                 oldest_first=oldest_first,
             )
-            groups = load_briefing(session, story)
+            box = load_briefing(session, story)
         next_cursor = None
         if len(posts) > page_size:
             posts = posts[:page_size]
             next_cursor = posts[-1].created_seq
         page = Slice(pinned, posts, cursor, next_cursor, oldest_first)
-        context = page_context(story, page, locale, groups, lang)
+        context = page_context(story, page, locale, box, lang)
         html = render_template("reader/story.html", **context)
         return Rendered(html.encode(), "text/html")
 

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from ..i18n import LOCALES, VERIFICATION_ICONS, VERIFICATION_LABELS
 from ..models import Post, Story, Verification
 from ..payloads import dumps, rfc3339
-from ..queries import briefing_posts, require_story
+from ..queries import briefing_posts, require_story, story_seq
 from ..renders import Rendered
 from ..runtime import runtime
 from ..sanitize import plain_text
@@ -35,6 +35,9 @@ BRIEFING_MAX_AGE = 5  # seconds a shared cache may keep the box's JSON
 
 #: {group: (how many posts, the newest few)}, as `queries.briefing_posts` returns it.
 Groups = dict[str, tuple[int, list[Post]]]
+#: The story's seq the box was read at, and its groups.
+Briefing = tuple[int, Groups]
+TRIES = 5  # reads of the box before settling for one a write may have crossed
 
 
 @bp.get("/verification")
@@ -154,9 +157,10 @@ def post_url(story: Story, post_id: str, lang: dict[str, Any] | None = None) -> 
     return url_for("reader.permalink", slug=story.slug, post_id=post_id, **(lang or {}))
 
 
-def briefing(story: Story, groups: Groups, lang: dict[str, Any] | None = None) -> dict[str, Any]:
+def briefing(story: Story, read: Briefing, lang: dict[str, Any] | None = None) -> dict[str, Any]:
     """Return the box's sections: the editors' wording, and per group a count and the newest."""
-    box: dict[str, Any] = {"known_text": story.known, "unknown_text": story.unknown}
+    seq, groups = read
+    box: dict[str, Any] = {"seq": seq, "known_text": story.known, "unknown_text": story.unknown}
     counts: dict[str, int] = {}
     for name, (count, posts) in groups.items():
         counts[name] = count
@@ -174,9 +178,21 @@ def briefing(story: Story, groups: Groups, lang: dict[str, Any] | None = None) -
     return box
 
 
-def load_briefing(session: Session, story: Story) -> Groups:
-    """Read the box's groups for a story: bounded queries, whatever its length."""
-    return briefing_posts(session, story, BOX_LIMIT)
+def load_briefing(session: Session, story: Story) -> Briefing:
+    """Read the box's groups for a story with the seq they stand at: bounded queries.
+
+    The script applies only events after that seq to the box, so the seq must be the one
+    the counts were read at: the story's seq is read before and after, and the read is
+    repeated if a write came between (every write bumps the seq in its own transaction).
+    """
+    seq = story_seq(session, story)
+    for _ in range(TRIES):
+        groups = briefing_posts(session, story, BOX_LIMIT)
+        after = story_seq(session, story)
+        if after == seq:
+            break
+        seq = after
+    return seq, groups
 
 
 @bp.get("/stories/<slug>/briefing.json")
@@ -191,10 +207,10 @@ def briefing_json(slug: str) -> Response:
 
     def render() -> Rendered:
         with runtime().db.read() as session:
-            groups = load_briefing(session, story)
-        box = briefing(story, groups)
+            seq, groups = load_briefing(session, story)
+        box = briefing(story, (seq, groups))
         doc = {
-            "last_seq": story.last_seq,
+            "last_seq": seq,
             "known_text": box["known_text"],
             "unknown_text": box["unknown_text"],
             **{
