@@ -36,9 +36,11 @@
       bodyInput.value = p.body || "";
       formatInput.value = p.format || "html";
       formatInput.dispatchEvent(new Event("change"));
-      form.headline.value = p.headline || "";
-      const coauthors = new Set(p.coauthors || []);
-      for (const option of form.coauthors.options) option.selected = coauthors.has(option.value);
+      if (form.headline) form.headline.value = p.headline || "";
+      if (form.coauthors) {
+        const coauthors = new Set(p.coauthors || []);
+        for (const option of form.coauthors.options) option.selected = coauthors.has(option.value);
+      }
       if (form.verification) {
         form.verification.value = (p.verification && p.verification.status) || "unverified";
         form.note.value = (p.verification && p.verification.note) || "";

@@ -356,8 +356,5 @@ def test_the_plain_desk_form_of_a_contributor_submits(any_app: Flask) -> None:
     with rt(any_app).db.read() as session:
         drafts = list(session.scalars(select(Draft)))
     assert [(d.state.value, d.payload) for d in drafts] == [
-        (
-            "pending",
-            {"body": "Antrean di lobi.", "format": "text", "headline": "", "coauthors": []},
-        )
+        ("pending", {"body": "Antrean di lobi.", "format": "text"})
     ]
