@@ -74,7 +74,7 @@ class Server:
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(cmd, env=self.env, stdout=log, stderr=log, cwd=ROOT)
         try:
-            wait_until(lambda: self.get("/healthz")[0] == 200, 30, f"server on {self.port}")
+            wait_until(lambda: self.get("/healthz")[0] == 200, 60, f"server on {self.port}")
         except AssertionError:
             self.kill()  # a server that never came up is not left running
             raise
