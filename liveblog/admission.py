@@ -125,10 +125,17 @@ def _room(start_response: Callable[..., Any]) -> Iterable[bytes]:
 class ReaderGate:
     """WSGI layer: admit live readers up to `capacity`, shed the rest with a cheap 503."""
 
-    def __init__(self, app: WSGIApp, capacity: Capacity, retry_base: int) -> None:
+    def __init__(
+        self,
+        app: WSGIApp,
+        capacity: Capacity,
+        retry_base: int,
+        on_shed: Callable[[], None] = lambda: None,
+    ) -> None:
         self.app = app
         self.capacity = capacity
         self.retry_base = retry_base
+        self.on_shed = on_shed  # e.g. a metrics counter
 
     def __call__(
         self, environ: dict[str, Any], start_response: Callable[..., Any]
@@ -143,6 +150,7 @@ class ReaderGate:
                 return _shed(start_response, self.retry_base)
             return self.app(environ, start_response)
         if not self.capacity.take():
+            self.on_shed()
             return _shed(start_response, self.retry_base)
         try:
             # Under gunicorn the whole connection runs inside this call (flask-sock ends it

@@ -67,6 +67,11 @@ RATE_LIMITED = Counter(
     "liveblog_rate_limit_refusals", "Requests refused with 429, by endpoint.", ["endpoint"]
 )
 
+SHED = Counter(
+    "liveblog_shed_readers",
+    "WebSocket readers refused with 503 because the live process was at its capacity.",
+)
+
 _AT = re.compile(r'"at":\s*"([^"]+)"')
 
 
@@ -126,6 +131,12 @@ def login_failed() -> None:
 def rate_limited(endpoint: str) -> None:
     """Count a request refused by a rate limit."""
     RATE_LIMITED.labels(endpoint).inc()
+
+
+@_never_raises
+def reader_shed() -> None:
+    """Count a reader shed at the live process's capacity (it polls instead)."""
+    SHED.inc()
 
 
 def exposition() -> bytes:

@@ -42,7 +42,8 @@ def call(gate: ReaderGate, environ: dict[str, Any]) -> tuple[str, dict[str, str]
 def test_a_reader_past_capacity_is_shed_before_the_app_with_retry_after() -> None:
     app, capacity = Recorder(), Capacity(2)
     app.capacity = capacity
-    gate = ReaderGate(app, capacity, retry_base=20)
+    shed: list[int] = []
+    gate = ReaderGate(app, capacity, retry_base=20, on_shed=lambda: shed.append(1))
     assert call(gate, upgrade())[0] == "200 OK"
     capacity.take()  # two readers connected now
     capacity.take()
@@ -53,6 +54,7 @@ def test_a_reader_past_capacity_is_shed_before_the_app_with_retry_after() -> Non
     assert b'"busy"' in body
     assert app.calls == 1
     assert capacity.shed == 1
+    assert shed == [1]  # counted for operators
     capacity.give_back()
     assert call(gate, upgrade())[0] == "200 OK"
     assert app.during == [1, 2]  # each reader held its place while the app ran

@@ -31,6 +31,7 @@ from ..web import content_security_policy, describe, int_arg, json_error
 from .delivery import LocaleSource, lang_args, locale_source, send
 from .page import Slice, page_context
 from .page_meta import SITE_NAME
+from .trust import Briefing
 
 bp = Blueprint("embed", __name__)
 
@@ -63,7 +64,8 @@ def embed(slug: str) -> Response:
         with runtime().db.read() as session:
             pinned = posts_page(session, story, pinned=True)
             posts = posts_page(session, story, limit=EMBED_POSTS, pinned=False)
-        context = page_context(story, Slice(pinned, posts), locale, lang)
+        no_box: Briefing = (story.last_seq, {})  # the embed shows no "what we know" box
+        context = page_context(story, Slice(pinned, posts), locale, no_box, lang)
         context["story_url"] = url_for("reader.story", slug=story.slug, **lang, _external=True)
         html = render_template("reader/embed.html", **context)
         return Rendered(html.encode(), "text/html")

@@ -34,6 +34,7 @@ from werkzeug.exceptions import TooManyRequests
 from ..admission import AddressSlots, Capacity, ReaderGate
 from ..errors import Invalid
 from ..hub import Frame, Subscription
+from ..metrics import reader_shed
 from ..outage import outage_of
 from ..payloads import dumps
 from ..queries import event_frames, require_story, story_by_slug
@@ -60,7 +61,7 @@ def init_app(app: Flask) -> None:
     capacity = Capacity(app.config["LIVEBLOG_READER_CAPACITY"])
     app.extensions["liveblog.capacity"] = capacity
     app.wsgi_app = ReaderGate(  # type: ignore[method-assign]
-        app.wsgi_app, capacity, app.config["LIVEBLOG_SHED_RETRY_AFTER"]
+        app.wsgi_app, capacity, app.config["LIVEBLOG_SHED_RETRY_AFTER"], reader_shed
     )
 
 
