@@ -358,7 +358,11 @@ def leadership(db: Database, stopping: threading.Event) -> Iterator[bool]:
                 yield False
                 return
         conn.commit()
-        yield True
+        try:
+            yield True
+        finally:  # the connection goes back to the pool: the lock must not go with it
+            conn.execute(text(f"SELECT pg_advisory_unlock({LOCK_KEY})"))
+            conn.commit()
 
 
 def main() -> None:

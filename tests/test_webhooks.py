@@ -7,6 +7,8 @@ a real HTTP receiver on 127.0.0.1; tests/test_dispatcher.py runs it under `liveb
 from __future__ import annotations
 
 import json
+import threading
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -19,7 +21,8 @@ from sqlalchemy import func, select
 from standardwebhooks.webhooks import Webhook as Verifier
 from standardwebhooks.webhooks import WebhookVerificationError
 
-from liveblog.dispatcher import Dispatcher, Settings, backoff
+from liveblog.db import Database
+from liveblog.dispatcher import Dispatcher, Settings, backoff, leadership
 from liveblog.errors import Invalid, NotFound
 from liveblog.models import Webhook, WebhookAttempt, WebhookCursor
 from liveblog.webhooks import (
@@ -286,3 +289,29 @@ def test_due_waits_for_the_backoff(app: Flask) -> None:
     ready, wait = dispatcher.due()
     assert ready == []
     assert wait == 5
+
+
+def test_only_one_dispatcher_delivers_at_a_time(room: Newsroom) -> None:
+    db = rt(room.app).db
+    first, second = threading.Event(), threading.Event()
+    with leadership(db, first) as leading:
+        assert leading
+        outcome: list[bool] = []
+
+        def contend() -> None:
+            with leadership(Database(db.url), second) as other:
+                outcome.append(other)
+
+        contender = threading.Thread(target=contend)
+        contender.start()
+        time.sleep(0.5)
+        assert outcome == []  # still waiting for the lock
+        second.set()
+        contender.join(10)
+        assert outcome == [False]
+    third = threading.Event()
+    give_up = threading.Timer(10, third.set)  # never hang: give up after 10 s
+    give_up.start()
+    with leadership(Database(db.url), third) as leading:
+        assert leading  # released with the first
+    give_up.cancel()
