@@ -66,7 +66,13 @@ class Settings:
         for field, key in names.items():
             if config.get(key) not in (None, ""):
                 kind = int if field == "concurrency" else float
-                found[field] = kind(config[key])
+                try:
+                    value = kind(config[key])
+                except ValueError:
+                    log.error("%s=%r is not a number: keeping the default", key, config[key])
+                    continue
+                if value > 0:
+                    found[field] = value
         return cls(**found)
 
 

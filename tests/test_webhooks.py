@@ -315,3 +315,16 @@ def test_only_one_dispatcher_delivers_at_a_time(room: Newsroom) -> None:
     with leadership(Database(db.url), third) as leading:
         assert leading  # released with the first
     give_up.cancel()
+
+
+def test_settings_come_from_the_configuration_and_bad_values_keep_the_defaults() -> None:
+    settings = Settings.from_config(
+        {
+            "LIVEBLOG_WEBHOOK_TIMEOUT": "2.5",
+            "LIVEBLOG_WEBHOOK_CONCURRENCY": "3",
+            "LIVEBLOG_WEBHOOK_RETRY_BASE": "ten",
+            "LIVEBLOG_WEBHOOK_PAUSE_AFTER": "-1",
+        }
+    )
+    assert (settings.timeout, settings.concurrency) == (2.5, 3)
+    assert (settings.retry_base, settings.pause_after) == (1.0, 86400.0)
