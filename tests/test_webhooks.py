@@ -22,9 +22,10 @@ from standardwebhooks.webhooks import Webhook as Verifier
 from standardwebhooks.webhooks import WebhookVerificationError
 
 from liveblog.db import Database
-from liveblog.dispatcher import Dispatcher, Settings, backoff, leadership
+from liveblog.dispatcher import Dispatcher, Settings, backoff
 from liveblog.errors import Invalid, NotFound
 from liveblog.models import Webhook, WebhookAttempt, WebhookCursor
+from liveblog.wakeups import leadership
 from liveblog.webhooks import (
     ATTEMPTS_KEPT,
     create_webhook,
