@@ -1,43 +1,38 @@
 """The webhook dispatcher: a process of its own under `liveblog serve` that POSTs events.
 
 Imports nothing from Flask (its `main` builds the app once, for the configuration). The
-event log is the queue: each endpoint keeps a cursor per story (`webhook_cursors`), moved
+event log is the queue: each endpoint keeps a cursor per story (`cursors.py`), moved
 only after a 2xx, so every event is delivered at least once, in `seq` order per story,
 across restarts. One request in flight per endpoint, a bounded pool overall; a failure
 waits with exponential backoff and full jitter, and an endpoint failing for longer than
 `LIVEBLOG_WEBHOOK_PAUSE_AFTER` is paused (the desk's webhooks page says so). The process
-wakes on new events (Redis pub/sub when configured, and a cheap look at the log's newest
-row), and scans anyway every few seconds. Frames are read at delivery time, so a post
-taken down meanwhile is delivered as the log now holds it: scrubbed. Only one dispatcher
-delivers at a time (a PostgreSQL advisory lock, or a file lock beside a SQLite file).
+wakes on new events and scans anyway every few seconds; only one delivers at a time
+(`wakeups.py`). Frames are read at delivery time, so a post taken down meanwhile is
+delivered as the log now holds it: scrubbed.
 """
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import logging
 import random
 import signal
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from pathlib import Path
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, select, text, update
-from sqlalchemy.orm import Session
+from sqlalchemy import select
 
+from .cursors import Pending, advance, next_event
 from .db import Database
 from .endpoints import post
-from .models import Event, Story, Webhook, WebhookAttempt, WebhookCursor, WebhookState, utcnow
+from .models import Webhook, WebhookAttempt, WebhookState, utcnow
+from .wakeups import leadership, watch_log, watch_redis
 from .webhooks import allow_private, record_attempt, sign, unseal
 
 log = logging.getLogger(__name__)
-
-LOCK_KEY = 0x6C6277  # pg_advisory_lock key: "lbw"
 
 
 @dataclass(frozen=True)
@@ -66,90 +61,20 @@ class Settings:
         for field, key in names.items():
             if config.get(key) not in (None, ""):
                 kind = int if field == "concurrency" else float
-                found[field] = kind(config[key])
+                try:
+                    value = kind(config[key])
+                except ValueError:
+                    log.error("%s=%r is not a number: keeping the default", key, config[key])
+                    continue
+                if value > 0:
+                    found[field] = value
         return cls(**found)
-
-
-@dataclass(frozen=True)
-class Pending:
-    """The next event an endpoint should get."""
-
-    story_id: int
-    slug: str
-    seq: int
-    frame: str
-    delivered: int  # the cursor before it
 
 
 def backoff(failures: int, settings: Settings) -> float:
     """Return the wait before the next attempt: full jitter under a doubling ceiling."""
     ceiling = min(settings.retry_cap, settings.retry_base * 2 ** min(failures - 1, 40))
     return random.uniform(0, ceiling)  # noqa: S311 - jitter, not a secret
-
-
-def _cursor(session: Session, hook_id: int, story_id: int) -> int:
-    seq = session.scalar(
-        select(WebhookCursor.seq).where(
-            WebhookCursor.webhook_id == hook_id, WebhookCursor.story_id == story_id
-        )
-    )
-    return seq or 0
-
-
-def _next_of(session: Session, story_id: int, after: int) -> Event | None:
-    return session.scalar(
-        select(Event)
-        .where(Event.story_id == story_id, Event.seq > after)
-        .order_by(Event.seq)
-        .limit(1)
-    )
-
-
-def next_event(session: Session, hook: Webhook) -> Pending | None:
-    """Return the first undelivered event for the endpoint (oldest first across stories)."""
-    if hook.story_id is not None:
-        stories = [(hook.story_id, _cursor(session, hook.id, hook.story_id))]
-    else:
-        delivered = func.coalesce(WebhookCursor.seq, 0)
-        rows = session.execute(
-            select(Story.id, delivered)
-            .outerjoin(
-                WebhookCursor,
-                (WebhookCursor.story_id == Story.id) & (WebhookCursor.webhook_id == hook.id),
-            )
-            .where(Story.last_seq > delivered)
-            .order_by(Story.id)
-            .limit(20)
-        ).all()
-        stories = [(sid, seq) for sid, seq in rows]
-    best: Pending | None = None
-    best_at: datetime | None = None
-    for story_id, after in stories:
-        event = _next_of(session, story_id, after)
-        if event is None or (best_at is not None and event.at >= best_at):
-            continue
-        slug = session.scalar(select(Story.slug).where(Story.id == story_id)) or ""
-        best = Pending(story_id, slug, event.seq, event.payload, after)
-        best_at = event.at
-    return best
-
-
-def _advance(session: Session, hook_id: int, pending: Pending) -> None:
-    """Move the cursor past the event, unless a redeliver moved it meanwhile."""
-    moved = session.execute(
-        update(WebhookCursor)
-        .where(
-            WebhookCursor.webhook_id == hook_id,
-            WebhookCursor.story_id == pending.story_id,
-            WebhookCursor.seq == pending.delivered,
-        )
-        .values(seq=pending.seq)
-    )
-    if (
-        getattr(moved, "rowcount", 0) == 0
-        and session.get(WebhookCursor, (hook_id, pending.story_id)) is None
-    ):
-        session.add(WebhookCursor(webhook_id=hook_id, story_id=pending.story_id, seq=pending.seq))
 
 
 class Dispatcher:
@@ -282,7 +207,7 @@ class Dispatcher:
                 ),
             )
             if ok:
-                _advance(session, hook_id, pending)
+                advance(session, hook_id, pending)
                 hook.failing_since = None
                 hook.failures = 0
                 hook.next_attempt_at = None
@@ -301,64 +226,6 @@ class Dispatcher:
             hook.paused_at = now
             hook.pause_reason = f"failing since {hook.failing_since.isoformat()}"
             log.warning("webhook %s paused: failing for %d s", hook.id, failing_for)
-
-
-def watch_log(dispatcher: Dispatcher, interval: float = 0.25) -> None:
-    """Wake the dispatcher whenever the event log grows (a cheap look at its newest row)."""
-    newest: int | None = None
-    while not dispatcher.stopping.wait(interval):
-        try:
-            with dispatcher.db.read() as session:
-                seen = session.scalar(select(func.max(Event.id)))
-        except Exception:  # noqa: BLE001 - the scan loop reports database trouble
-            log.debug("event log look failed", exc_info=True)
-            continue
-        if seen != newest:
-            newest = seen
-            dispatcher.notify()
-
-
-def watch_redis(dispatcher: Dispatcher, url: str) -> None:
-    """Wake the dispatcher at every event published on Redis."""
-    import redis
-
-    from .broker import CHANNEL
-
-    while not dispatcher.stopping.is_set():
-        try:
-            pubsub = redis.Redis.from_url(url).pubsub(ignore_subscribe_messages=True)
-            pubsub.subscribe(CHANNEL)
-            while not dispatcher.stopping.is_set():
-                if pubsub.get_message(timeout=1.0):
-                    dispatcher.notify()
-        except Exception:  # noqa: BLE001 - the log watch still wakes it
-            dispatcher.stopping.wait(5.0)
-
-
-@contextlib.contextmanager
-def leadership(db: Database, stopping: threading.Event) -> Iterator[bool]:
-    """Hold the one-dispatcher lock while the block runs; yield False if stopped first."""
-    if db.is_sqlite:
-        path = Path(db.engine.url.database or "liveblog.db")
-        with open(f"{path}.webhooks.lock", "a+b") as handle:
-            while True:
-                try:
-                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except OSError:
-                    if stopping.wait(5.0):
-                        yield False
-                        return
-            yield True
-        return
-    with db.engine.connect() as conn:
-        while not conn.execute(text(f"SELECT pg_try_advisory_lock({LOCK_KEY})")).scalar():
-            conn.rollback()
-            if stopping.wait(5.0):
-                yield False
-                return
-        conn.commit()
-        yield True
 
 
 def main() -> None:

@@ -176,6 +176,12 @@ def main(argv: list[str] | None = None) -> None:
                 )
                 children[:] = [*apps.values(), live]
                 continue
+            if dead == "webhooks" and not stopping[0]:
+                # A dispatcher that keeps dying leaves webhooks waiting in the log, and
+                # takes neither readers nor pages down with it.
+                apps[dead].returncode = code
+                print("liveblog: the webhook dispatcher keeps failing", file=sys.stderr)
+                continue
             for child in children:
                 if child.pid == pid:
                     child.returncode = code

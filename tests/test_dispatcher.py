@@ -139,7 +139,7 @@ def test_kill_9_mid_stream_then_restart_delivers_everything_in_order(
     token = prepare(url)
     env = _env(tmp_path, url)
     server = Server(env)
-    with Receiver(delay=0.05) as receiver:
+    with Receiver(delay=0.3) as receiver:  # slower than the posts come: a crash mid-stream
         try:
             _start(server)
             slug = api(

@@ -7,6 +7,8 @@ a real HTTP receiver on 127.0.0.1; tests/test_dispatcher.py runs it under `liveb
 from __future__ import annotations
 
 import json
+import threading
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -19,9 +21,11 @@ from sqlalchemy import func, select
 from standardwebhooks.webhooks import Webhook as Verifier
 from standardwebhooks.webhooks import WebhookVerificationError
 
+from liveblog.db import Database
 from liveblog.dispatcher import Dispatcher, Settings, backoff
 from liveblog.errors import Invalid, NotFound
 from liveblog.models import Webhook, WebhookAttempt, WebhookCursor
+from liveblog.wakeups import leadership
 from liveblog.webhooks import (
     ATTEMPTS_KEPT,
     create_webhook,
@@ -286,3 +290,42 @@ def test_due_waits_for_the_backoff(app: Flask) -> None:
     ready, wait = dispatcher.due()
     assert ready == []
     assert wait == 5
+
+
+def test_only_one_dispatcher_delivers_at_a_time(room: Newsroom) -> None:
+    db = rt(room.app).db
+    first, second = threading.Event(), threading.Event()
+    with leadership(db, first) as leading:
+        assert leading
+        outcome: list[bool] = []
+
+        def contend() -> None:
+            with leadership(Database(db.url), second) as other:
+                outcome.append(other)
+
+        contender = threading.Thread(target=contend)
+        contender.start()
+        time.sleep(0.5)
+        assert outcome == []  # still waiting for the lock
+        second.set()
+        contender.join(10)
+        assert outcome == [False]
+    third = threading.Event()
+    give_up = threading.Timer(10, third.set)  # never hang: give up after 10 s
+    give_up.start()
+    with leadership(Database(db.url), third) as leading:
+        assert leading  # released with the first
+    give_up.cancel()
+
+
+def test_settings_come_from_the_configuration_and_bad_values_keep_the_defaults() -> None:
+    settings = Settings.from_config(
+        {
+            "LIVEBLOG_WEBHOOK_TIMEOUT": "2.5",
+            "LIVEBLOG_WEBHOOK_CONCURRENCY": "3",
+            "LIVEBLOG_WEBHOOK_RETRY_BASE": "ten",
+            "LIVEBLOG_WEBHOOK_PAUSE_AFTER": "-1",
+        }
+    )
+    assert (settings.timeout, settings.concurrency) == (2.5, 3)
+    assert (settings.retry_base, settings.pause_after) == (1.0, 86400.0)

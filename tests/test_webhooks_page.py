@@ -110,3 +110,10 @@ def test_a_paused_endpoint_is_announced_on_the_page(app: Flask, newsroom: Newsro
     assert 'class="flash flash-warn webhook-notice"' in page
     assert "is paused: it failed every delivery since" in page
     assert "500" in page
+    desk = admin.get("/editor?lang=en").text  # every admin desk page says so
+    assert "1 webhook is paused: its partner stopped accepting deliveries." in desk
+    assert "webhook-paused-notice" not in signed_in(app, "rina").get("/editor").text
+    with rt(app).db.read() as session:
+        hook_id = session.query(Webhook.id).scalar()
+    admin.form(f"{PAGE}/{hook_id}/resume", {})
+    assert "webhook-paused-notice" not in admin.get("/editor").text

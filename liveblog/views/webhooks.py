@@ -22,11 +22,11 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext, lazy_gettext
-from sqlalchemy import select
+from sqlalchemy import func, select
 from werkzeug.wrappers import Response as BaseResponse
 
 from ..errors import LiveblogError
-from ..models import Role, Story
+from ..models import Role, Story, Webhook, WebhookState
 from ..runtime import runtime
 from ..web import describe
 from ..webhooks import create_webhook, delete_webhook, list_webhooks, redeliver, set_paused
@@ -41,6 +41,22 @@ STATE_LABELS = {
     "failing": lazy_gettext("Failing"),
     "paused": lazy_gettext("Paused"),
 }
+
+
+def paused_webhooks() -> int:
+    """Count the endpoints paused for failing, for the notice every admin desk page shows."""
+    with runtime().db.read() as session:
+        count = session.scalar(
+            select(func.count()).where(
+                Webhook.state == WebhookState.PAUSED, Webhook.failing_since.is_not(None)
+            )
+        )
+    return count or 0
+
+
+@bp.app_context_processor
+def _notice() -> dict[str, Any]:
+    return {"paused_webhooks": paused_webhooks}
 
 
 @bp.before_request
