@@ -13,21 +13,12 @@ from . import openapi_drafts as drafts
 from . import validation as v
 from .formats import TextFormat
 from .models import EventType, StoryStatus, Verification
+from .openapi_drafts import obj as _obj
+from .openapi_drafts import ref as _ref
 from .sanitize import MAX_BODY_CHARS
 
 MAX_EVENTS_PAGE = 1000
 JSON = "application/json"
-
-
-def _ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _obj(props: dict[str, Any], required: tuple[str, ...] = (), **extra: Any) -> dict[str, Any]:
-    schema: dict[str, Any] = {"type": "object", "properties": props, **extra}
-    if required:
-        schema["required"] = list(required)
-    return schema
 
 
 STAMP = {"type": "string", "format": "date-time"}

@@ -25,11 +25,13 @@ PUBLISH_AT = {
 VERSION = {"type": "integer", "minimum": 1, "maximum": v.MAX_INT}
 
 
-def _ref(name: str) -> dict[str, str]:
+def ref(name: str) -> dict[str, str]:
+    """Return a reference to a component schema (shared with `openapi.py`)."""
     return {"$ref": f"#/components/schemas/{name}"}
 
 
-def _obj(props: dict[str, Any], required: tuple[str, ...] = (), **extra: Any) -> dict[str, Any]:
+def obj(props: dict[str, Any], required: tuple[str, ...] = (), **extra: Any) -> dict[str, Any]:
+    """Return an object schema with these properties (shared with `openapi.py`)."""
     schema: dict[str, Any] = {"type": "object", "properties": props, **extra}
     if required:
         schema["required"] = list(required)
@@ -39,15 +41,15 @@ def _obj(props: dict[str, Any], required: tuple[str, ...] = (), **extra: Any) ->
 SUBMIT = {"type": "boolean", "description": "Send it to the editors for approval (pending)."}
 
 REQUESTS: dict[str, dict[str, Any]] = {
-    "DraftCreate": _obj(
-        {"payload": _ref("PostCreate"), "publish_at": PUBLISH_AT, "submit": SUBMIT},
+    "DraftCreate": obj(
+        {"payload": ref("PostCreate"), "publish_at": PUBLISH_AT, "submit": SUBMIT},
         ("payload",),
         additionalProperties=False,
     ),
-    "DraftUpdate": _obj(
+    "DraftUpdate": obj(
         {
             "version": VERSION,
-            "payload": _ref("PostCreate"),
+            "payload": ref("PostCreate"),
             "publish_at": PUBLISH_AT,
             "submit": SUBMIT,
         },
@@ -55,8 +57,8 @@ REQUESTS: dict[str, dict[str, Any]] = {
         minProperties=2,
         additionalProperties=False,
     ),
-    "DraftPublish": _obj({"version": VERSION}, additionalProperties=False),
-    "DraftReject": _obj(
+    "DraftPublish": obj({"version": VERSION}, additionalProperties=False),
+    "DraftReject": obj(
         {
             "version": VERSION,
             "reason": {"type": "string", "minLength": 1, "maxLength": v.MAX_NOTE},
@@ -73,8 +75,8 @@ REQUEST_FIELDS = {
     "DraftReject": d.DRAFT_REJECT_FIELDS,
 }
 
-NAME = _obj({"name": {"type": "string"}}, ("name",))
-DRAFT = _obj(
+NAME = obj({"name": {"type": "string"}}, ("name",))
+DRAFT = obj(
     {
         "id": {"type": "string"},
         "story": {"type": "string"},
@@ -109,7 +111,7 @@ DRAFT = _obj(
 SCHEMAS = {
     **REQUESTS,
     "Draft": DRAFT,
-    "DraftList": _obj({"drafts": {"type": "array", "items": _ref("Draft")}}, ("drafts",)),
+    "DraftList": obj({"drafts": {"type": "array", "items": ref("Draft")}}, ("drafts",)),
 }
 
 

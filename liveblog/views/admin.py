@@ -26,7 +26,6 @@ from .editor_auth import current_user, locale, refuse_foreign_origin
 bp = Blueprint("admin", __name__, url_prefix="/editor/admin")
 
 
-@bp.before_request
 def _guard() -> BaseResponse | None:
     refuse_foreign_origin()
     signed_in = current_user()
@@ -37,13 +36,22 @@ def _guard() -> BaseResponse | None:
     return None
 
 
-@bp.after_request
 def _private(response: BaseResponse) -> BaseResponse:
     response.headers["Cache-Control"] = "no-store"
     return response
 
 
-def _when(value: datetime | None) -> str:
+def admins_only(blueprint: Blueprint) -> None:
+    """Let only signed-in admins from our own origin reach `blueprint`, never cached."""
+    blueprint.before_request(_guard)
+    blueprint.after_request(_private)
+
+
+admins_only(bp)
+
+
+def when(value: datetime | None) -> str:
+    """Format a time for the admin pages (UTC, in the desk's language)."""
     return format_datetime(value, "d MMM y, HH:mm") + " UTC" if value else ""
 
 
@@ -56,7 +64,7 @@ def users() -> str:
         locale=locale(),
         user=signed_in,
         accounts=list_accounts(runtime().db),
-        when=_when,
+        when=when,
         role_labels={role: str(label) for role, label in ROLE_LABELS.items()},
         role_label=str(ROLE_LABELS[Role.ADMIN]),
     )

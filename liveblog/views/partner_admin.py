@@ -7,10 +7,8 @@ in a flash message, which would travel in the session cookie), and never again.
 
 from __future__ import annotations
 
-from datetime import datetime
-
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
-from flask_babel import format_date, format_datetime, gettext
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import format_date, gettext
 from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -19,8 +17,9 @@ from ..models import Role
 from ..partners import create_key, list_keys, revoke_key_id
 from ..runtime import runtime
 from ..web import describe
+from .admin import admins_only, when
 from .desk_text import ROLE_LABELS
-from .editor_auth import current_user, locale, refuse_foreign_origin
+from .editor_auth import current_user, locale
 
 bp = Blueprint("partner_admin", __name__, url_prefix="/editor/admin/partners")
 
@@ -33,25 +32,7 @@ KINDS = {
 }
 
 
-@bp.before_request
-def _guard() -> BaseResponse | None:
-    refuse_foreign_origin()
-    signed_in = current_user()
-    if signed_in is None:
-        return redirect(url_for("auth.login_form", next=request.full_path.rstrip("?")))
-    if signed_in.role is not Role.ADMIN:
-        abort(403)
-    return None
-
-
-@bp.after_request
-def _private(response: BaseResponse) -> BaseResponse:
-    response.headers["Cache-Control"] = "no-store"
-    return response
-
-
-def _when(value: datetime | None) -> str:
-    return format_datetime(value, "d MMM y, HH:mm") + " UTC" if value else ""
+admins_only(bp)
 
 
 def _page(new_key: str | None = None, new_name: str = "", status: int = 200) -> tuple[str, int]:
@@ -61,7 +42,7 @@ def _page(new_key: str | None = None, new_name: str = "", status: int = 200) -> 
         user=current_user(),
         keys=list_keys(runtime().db),
         kinds={kind: str(label) for kind, label in KINDS.items()},
-        when=_when,
+        when=when,
         day=lambda value: format_date(value, "d MMM"),
         new_key=new_key,
         new_name=new_name,

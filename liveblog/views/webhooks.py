@@ -13,7 +13,6 @@ from typing import Any
 
 from flask import (
     Blueprint,
-    abort,
     current_app,
     flash,
     redirect,
@@ -30,9 +29,9 @@ from ..models import Role, Story, Webhook, WebhookState
 from ..runtime import runtime
 from ..web import describe
 from ..webhooks import create_webhook, delete_webhook, list_webhooks, redeliver, set_paused
-from .admin import _when
+from .admin import admins_only, when
 from .desk_text import ROLE_LABELS
-from .editor_auth import current_user, locale, refuse_foreign_origin
+from .editor_auth import current_user, locale
 
 bp = Blueprint("webhooks_admin", __name__, url_prefix="/editor/admin/webhooks")
 
@@ -59,21 +58,7 @@ def _notice() -> dict[str, Any]:
     return {"paused_webhooks": paused_webhooks}
 
 
-@bp.before_request
-def _guard() -> BaseResponse | None:
-    refuse_foreign_origin()
-    signed_in = current_user()
-    if signed_in is None:
-        return redirect(url_for("auth.login_form", next=request.full_path.rstrip("?")))
-    if signed_in.role is not Role.ADMIN:
-        abort(403)
-    return None
-
-
-@bp.after_request
-def _private(response: BaseResponse) -> BaseResponse:
-    response.headers["Cache-Control"] = "no-store"
-    return response
+admins_only(bp)
 
 
 def _page(created: tuple[int, str] | None = None, status: int = 200) -> tuple[str, int]:
@@ -87,7 +72,7 @@ def _page(created: tuple[int, str] | None = None, status: int = 200) -> tuple[st
         hooks=list_webhooks(runtime().db),
         slugs=slugs,
         created=created,
-        when=_when,
+        when=when,
         state_labels={key: str(label) for key, label in STATE_LABELS.items()},
     )
     return html, status
