@@ -388,7 +388,10 @@ def parse_post_update(data: Any) -> PostUpdate:
     if update == PostUpdate(version, None, None, None, None, None):
         raise Invalid(
             "body",
-            N_("Nothing to change: give body, verification, pinned, key_event or correction."),
+            N_(
+                "Nothing to change: give body (with format), headline, coauthors, verification,"
+                " pinned, key_event, correction or resolves."
+            ),
         )
     return update
 

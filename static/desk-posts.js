@@ -36,6 +36,14 @@
       timeFormat = new Intl.DateTimeFormat(cfg.locale, { timeStyle: "short" });
       dayFormat = new Intl.DateTimeFormat(cfg.locale, { dateStyle: "medium" });
     }
+    // Names joined as the desk's language joins a list ("Sari W. dan Budi"), as live.js does.
+    let listFormat = null;
+    try {
+      listFormat = new Intl.ListFormat(cfg.locale, { style: "long", type: "conjunction" });
+    } catch (e) {
+      listFormat = null;
+    }
+    const joinNames = (names) => (listFormat ? listFormat.format(names) : names.join(", "));
     const showTime = (iso) => {
       const date = new Date(iso);
       return dayFormat.format(date) + ", " + timeFormat.format(date) + (zoneName ? " " + zoneName : "");
@@ -66,7 +74,7 @@
       return h("div", { class: "desk-post-view" }, [
         h("div", { class: "post-meta" }, [
           h("time", { class: "post-time", datetime: post.published_at, text: showTime(post.published_at) }),
-          h("span", { class: "desk-byline", text: (post.authors || [post.author]).map((a) => a.name).join(", ") }),
+          h("span", { class: "desk-byline", text: joinNames((post.authors || [post.author]).map((a) => a.name)) }),
           h("span", { class: "muted", text: fmt(M.version, { n: post.version }) }),
           ...marks,
         ]),
@@ -313,7 +321,7 @@
       if (changes.key_event !== undefined) items.push(M.key_event + ": " + (changes.key_event ? "✓" : "✗"));
       if (changes.correction) items.push(M.corrections + ": " + changes.correction);
       if (changes.headline !== undefined) items.push(M.headline + ": " + changes.headline);
-      if (changes.coauthors) items.push(M.coauthors + ": " + changes.coauthors.join(", "));
+      if (changes.coauthors) items.push(M.coauthors + ": " + joinNames(changes.coauthors));
       return h("ul", { class: "conflict-changes" }, items.map((t) => h("li", { text: t })));
     }
 

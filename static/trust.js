@@ -136,10 +136,18 @@
     let state = null; // {seq, groups: {name: {count, items: [{id, status, text, published}]}}}
     let recent = [];
     let prior = null; // what `before` learned about the event's post
+    // The count written as the server writes it (plain digits, as "and %(num)s more").
+    const plurals = new Intl.PluralRules(cfg.locale);
+    const countText = (forms, n) => fill(forms[plurals.select(n)] || forms.other || Object.values(forms)[0], { num: n });
 
     function excerptOf(text) {
       const flat = (text || "").replace(/\s+/g, " ").trim();
       return flat.length <= EXCERPT ? flat : `${flat.slice(0, EXCERPT - 1).trimEnd()}…`;
+    }
+
+    /* What the box shows of a post: its headline, else the start of its text (as the server). */
+    function claimText(post) {
+      return post.headline || excerptOf(textOf(post.body));
     }
 
     function textOf(html) {
@@ -188,6 +196,12 @@
       const rest = group.count - Math.min(group.items.length, BOX_LIMIT);
       more.hidden = rest <= 0;
       more.textContent = rest > 0 ? fill(X.more, { num: rest }) : "";
+      // The still-open claims fold behind their count (a reader who opened it keeps it open).
+      const fold = section.querySelector(".briefing-fold");
+      if (fold) {
+        fold.hidden = !group.count;
+        fold.querySelector("summary").textContent = countText(X.openCount, group.count);
+      }
     }
 
     function drawBox() {
@@ -266,7 +280,7 @@
       const id = post.id;
       if (event.type === "post.created" && !post.redacted) {
         insert(groupOf(post.verification.status), {
-          id, status: post.verification.status, published: post.published_at, text: excerptOf(textOf(post.body)),
+          id, status: post.verification.status, published: post.published_at, text: claimText(post),
         });
         return;
       }
@@ -280,7 +294,7 @@
         return;
       }
       const status = post.verification.status;
-      const claim = { id, status, published: post.published_at, text: excerptOf(textOf(post.body)) };
+      const claim = { id, status, published: post.published_at, text: claimText(post) };
       if (groupOf(old) !== groupOf(status)) {
         remove(groupOf(old), id);
         insert(groupOf(status), claim);

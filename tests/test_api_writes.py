@@ -311,6 +311,21 @@ def test_patch_that_changes_nothing(newsroom: Newsroom, fields: dict[str, Any]) 
     assert get_story(newsroom, slug)["last_seq"] == 1
 
 
+@pytest.mark.parametrize("fields", [{}, {"format": "markdown"}])
+def test_patch_without_a_changeable_field_names_them_all(
+    newsroom: Newsroom, fields: dict[str, Any]
+) -> None:
+    slug = newsroom.story()["slug"]
+    post = newsroom.post(slug)
+    before = newsroom.snapshot()
+    r = patch(newsroom, slug, post["id"], version=1, **fields)
+    assert r.status_code == 422, r.get_json()
+    message = r.get_json()["error"]["message"]
+    for field in ("body", "format", "headline", "coauthors", "verification", "resolves"):
+        assert field in message, field
+    assert newsroom.snapshot() == before
+
+
 def test_delete_post(newsroom: Newsroom) -> None:
     slug = newsroom.story()["slug"]
     keep = newsroom.post(slug, "dewi")

@@ -36,6 +36,9 @@ def test_headline_and_coauthor_from_desk_to_reader_and_back_to_markdown(
     page.click("#publish")
     page.wait_for_selector("#compose-status.ok")
     assert page.input_value("#headline") == ""
+    # The desk's list joins the names as the desk's language joins a list.
+    page.wait_for_selector(".desk-post .desk-byline")
+    assert page.text_content(".desk-post .desk-byline") == "Bagus Santoso and Rina Kusuma"
 
     # The reader gets it live: the headline as text (no HTML), both names in the byline.
     post = reader.wait_for_selector("article.post .post-headline", timeout=15000)

@@ -5,6 +5,8 @@ statuses, and a takedown leaves no text behind, even for a reader who joins late
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -54,6 +56,7 @@ def test_follow_up_and_box_update_live(browser: Any, site: Site) -> None:
     tab = Reader(browser, lang="id").open(site, slug)
     try:
         page = tab.page
+        page.click("#briefing .briefing-open summary")  # the open claims fold behind a count
         assert "Kabarnya 40 korban." in text_of(tab, "#briefing .briefing-open")
         followup = site.post(slug, "<p>Polisi: 4 korban.</p>", resolves=claim["id"])
         node = f"#post-{claim['id']}"
@@ -66,6 +69,8 @@ def test_follow_up_and_box_update_live(browser: Any, site: Site) -> None:
         assert text_of(tab, f"{node} .followup-outcome") == "Hasil: Klaim keliru"
         assert "Kabarnya 40 korban." in text_of(tab, "#briefing .briefing-false")
         assert "Kabarnya" not in text_of(tab, "#briefing .briefing-open")
+        # Only the follow-up itself is left open, counted in the fold's summary.
+        assert text_of(tab, "#briefing .briefing-fold summary") == "1 klaim belum terverifikasi"
         back = f"#post-{followup['id']} .follows-up a"
         assert page.get_attribute(back, "href") == f"/stories/{slug}/posts/{claim['id']}?lang=id"
         site.call("PATCH", f"/api/v1/stories/{slug}", {"known": "Jembatan runtuh."})
@@ -133,6 +138,7 @@ def test_box_follows_rulings_on_posts_not_on_the_page(browser: Any, site: Site) 
         assert page.evaluate(count, "open") == "54"
         assert page.evaluate(count, "known") == "0"
         assert page.locator("#briefing .briefing-known").is_hidden()
+        page.click("#briefing .briefing-open summary")
         requests_before = len([u for u in tab.requests if "briefing.json" in u])
         old = site.patch(slug, old, verification={"status": "confirmed", "note": "Polisi"})
         page.wait_for_selector(f"#briefing .briefing-known li[data-id='{old['id']}']")
@@ -154,13 +160,89 @@ def test_box_follows_rulings_on_posts_not_on_the_page(browser: Any, site: Site) 
         page.wait_for_function(f"() => ({count})('open') === '52'", timeout=15000)
         assert any("briefing.json?seq=" in u for u in tab.requests)
         assert "and 47 more" in text_of(tab, "#briefing .briefing-open")
+        assert text_of(tab, "#briefing .briefing-fold summary") == "52 claims not yet verified"
+        assert page.locator("#briefing .briefing-fold[open]").count() == 1  # kept open
         # What the script built is what a fresh page shows.
         tab.wait_seq(site.last_seq(slug))
         fresh = Reader(browser, lang="en").open(site, slug)
         try:
+            fresh.page.click("#briefing .briefing-open summary")
             assert text_of(fresh, "#briefing") == text_of(tab, "#briefing")
         finally:
             fresh.close()
+        assert tab.errors == []
+    finally:
+        tab.close()
+
+
+FIRST_POST = "() => document.querySelector('#updates > .post').getBoundingClientRect().top"
+
+
+def test_box_leaves_the_first_update_on_a_phones_first_screen(browser: Any, site: Site) -> None:
+    """A 60-post story, most of it unverified: on a 360x740 phone the box stays short enough
+    that the first update starts on the first screen, with JavaScript and without."""
+    slug = site.story()
+    long = "Warga melaporkan antrean panjang di depan posko dan meminta kepastian soal jadwal. "
+    post = site.post(slug, f"<p>{long * 2}</p>", headline="Posko dibuka pukul 20.45")
+    site.patch(slug, post, verification={"status": "confirmed", "note": "Dicek"})
+    for n in range(3):
+        post = site.post(slug, f"<p>Petugas membenarkan laporan {n}. {long}</p>")
+        site.patch(slug, post, verification={"status": "confirmed", "note": "Dicek"})
+    post = site.post(slug, f"<p>Kabar posko ditutup. {long}</p>")
+    site.patch(slug, post, verification={"status": "false", "note": "Posko tetap buka"})
+    for n in range(55):
+        site.post(slug, f"<p>Kabar {n} yang belum dicek: {long * 2}</p>")
+    for javascript in (True, False):
+        context = browser.new_context(
+            viewport={"width": 360, "height": 740},
+            locale="id-ID",
+            timezone_id="Asia/Jakarta",
+            java_script_enabled=javascript,
+        )
+        try:
+            page = context.new_page()
+            page.goto(f"{site.server.base}/stories/{slug}?lang=id")
+            if javascript:
+                page.wait_for_selector("#key-filter:not([hidden])")
+            summary = page.locator("#briefing .briefing-fold summary")
+            assert summary.inner_text().strip() == "55 klaim belum terverifikasi"
+            assert page.locator("#briefing .briefing-known li").count() == 4
+            assert page.evaluate(FIRST_POST) < 740, javascript
+            # A long excerpt is clamped to two lines; its link keeps the whole text.
+            link = page.locator("#briefing .briefing-known li a").nth(1)
+            assert link.evaluate("a => a.scrollHeight > a.clientHeight")
+            assert "Petugas membenarkan laporan 1." in (link.text_content() or "")
+            assert (
+                "Posko dibuka pukul 20.45"
+                in page.locator("#briefing .briefing-known").inner_text()
+            )
+            summary.click()  # the fold opens without the script too
+            assert page.locator("#briefing .briefing-open li").first.is_visible()
+        finally:
+            context.close()
+    tab = Reader(browser, lang="en", height=740).open(site, slug)
+    try:
+        page = tab.page
+        site.post(slug, "<p>One more claim nobody has checked yet.</p>")
+        page.wait_for_function(
+            "() => document.querySelector('#briefing .briefing-fold summary').textContent"
+            " === '56 claims not yet verified'"
+        )
+        assert page.evaluate(FIRST_POST) < 740
+        fresh = Reader(browser, lang="en", height=740).open(site, slug)
+        try:
+            assert text_of(fresh, "#briefing") == text_of(tab, "#briefing")
+        finally:
+            fresh.close()
+        if os.environ.get("LIVEBLOG_SCREENSHOTS"):  # for docs/screenshots, looked at by hand
+            out = Path(os.environ["LIVEBLOG_SCREENSHOTS"])
+            page.screenshot(path=str(out / "reader-box-phone.png"))
+            page.emulate_media(color_scheme="dark")
+            page.click("#briefing .briefing-open summary")
+            page.screenshot(path=str(out / "reader-box-phone-dark-open.png"))
+            page.emulate_media(color_scheme="light")
+            page.set_viewport_size({"width": 1280, "height": 900})
+            page.screenshot(path=str(out / "reader-box-desktop.png"))
         assert tab.errors == []
     finally:
         tab.close()

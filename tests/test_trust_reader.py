@@ -369,6 +369,35 @@ def test_box_lists_at_most_five_per_section(room: Newsroom) -> None:
     assert "Klaim 0." not in known
 
 
+def test_box_folds_open_claims_and_shows_headlines(room: Newsroom) -> None:
+    """Posts show their headline when they have one; still-open claims fold behind a count."""
+    slug = room.story()["slug"]
+    room.post(
+        slug,
+        body="<p>Polisi membenarkan jembatan runtuh pukul tujuh malam.</p>",
+        headline="Jembatan runtuh",
+        verification={"status": "confirmed"},
+    )
+    for n in range(12):
+        room.post(slug, body=f"<p>Kabar belum pasti {n}.</p>")
+    for lang, summary in (
+        ("en", "12 claims not yet verified"),
+        ("id", "12 klaim belum terverifikasi"),
+    ):
+        markup = box(page(room, slug, lang))
+        known, open_ = section(markup, "known"), section(markup, "open")
+        assert ">Jembatan runtuh</a>" in known
+        assert "Polisi membenarkan" not in known
+        assert "<details" not in known  # what is known stays open
+        assert re.search(rf'<details class="briefing-fold">\s*<summary>{summary}</summary>', open_)
+        assert open_.count("<li") == 5
+    room.post(slug, body="<p>Satu-satunya.</p>", verification={"status": "false"})
+    assert "<details" not in section(box(page(room, slug)), "false")
+    lone = room.story()["slug"]
+    room.post(lone, body="<p>Sendiri.</p>")
+    assert "<summary>1 claim not yet verified</summary>" in box(page(room, lone))
+
+
 def test_permalink_badge_opens_the_timeline_and_explains(room: Newsroom) -> None:
     slug, post = judged(room)
     r = room.client.get(f"/stories/{slug}/posts/{post['id']}?lang=id")

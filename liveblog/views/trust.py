@@ -147,7 +147,9 @@ class Claim:
 
 
 def excerpt(post: Post) -> str:
-    """Return the start of a post's text for the box."""
+    """Return what the box shows of a post: its headline, else the start of its text."""
+    if post.headline:
+        return post.headline
     text = plain_text(post.body, sanitized=True)
     return text if len(text) <= EXCERPT else text[: EXCERPT - 1].rstrip() + "…"
 
@@ -227,6 +229,8 @@ def briefing_json(slug: str) -> Response:
 
 def client_text(locale: str) -> dict[str, Any]:
     """Return the words and links `trust.js` needs, in the reader's language."""
+    from .page import plural_templates  # page imports this module
+
     return {
         "helpUrl": help_url(locale),
         "help": gettext("What these labels mean"),
@@ -237,4 +241,7 @@ def client_text(locale: str) -> dict[str, Any]:
         "outcome": gettext("Outcome: %(status)s"),
         "seeFollowup": gettext("See the follow-up at %(time)s"),
         "more": gettext("and %(num)s more"),
+        "openCount": plural_templates(
+            "%(num)d claim not yet verified", "%(num)d claims not yet verified"
+        ),
     }
