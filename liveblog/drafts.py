@@ -147,6 +147,14 @@ class DraftService:
                 draft.payload = change.payload
                 if draft.state is DraftState.REJECTED:
                     draft.state = DraftState.DRAFT
+                if draft.state is DraftState.SCHEDULED and draft.scheduled_by_id != actor.id:
+                    # New words are the scheduler's to publish only if they wrote them: a
+                    # contributor's go back for approval, anyone else's publish as theirs.
+                    if actor.role is Role.CONTRIBUTOR:
+                        draft.state = DraftState.PENDING
+                        draft.publish_at = draft.scheduled_by_id = None
+                    else:
+                        draft.scheduled_by_id = actor.id
             if change.publish_at_given:
                 if draft.state is DraftState.PENDING and not actor.role.is_editor:
                     raise Conflict(
@@ -274,10 +282,13 @@ class DraftService:
                 scheduler = session.get(User, draft.scheduled_by_id or draft.author_id)
                 assert scheduler is not None
                 actor = Actor(scheduler.id, scheduler.display_name, scheduler.role)
-                jobs.append((draft, slug, actor))
+                allowed = scheduler.disabled_at is None and scheduler.role is not Role.CONTRIBUTOR
+                jobs.append((draft, slug, actor, allowed))
         published = 0
-        for draft, slug, actor in jobs:
+        for draft, slug, actor, allowed in jobs:
             try:
+                if not allowed:  # disabled or demoted since: their schedule no longer holds
+                    raise Forbidden(N_("Whoever scheduled this draft may no longer publish."))
                 self._publish(actor, slug, draft, (DraftState.SCHEDULED,), approval=False)
             except Conflict as error:
                 if error.code == "draft_changed":

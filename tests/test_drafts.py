@@ -18,7 +18,7 @@ from desk_client import Desk
 from flask import Flask
 from sqlalchemy import func, select
 
-from liveblog.accounts import create_token, create_user
+from liveblog.accounts import create_token, create_user, set_disabled
 from liveblog.drafts import DraftService
 from liveblog.models import Draft, Post, PostRevision
 from liveblog.service import StoryService
@@ -358,3 +358,32 @@ def test_the_plain_desk_form_of_a_contributor_submits(any_app: Flask) -> None:
     assert [(d.state.value, d.payload) for d in drafts] == [
         ("pending", {"body": "Antrean di lobi.", "format": "text"})
     ]
+
+
+def test_a_contributor_cannot_change_what_an_editor_scheduled(room: Newsroom) -> None:
+    """An editor approves a submission by scheduling it; a later edit needs approval again."""
+    slug = room.story()["slug"]
+    submitted = room.call("POST", f"{API}/{slug}/posts", "sekar", json={"body": "<p>Aman.</p>"})
+    one = f"{API}/{slug}/drafts/{submitted.get_json()['id']}"
+    scheduled = room.call("PATCH", one, "rina", json={"version": 1, "publish_at": soon(60)})
+    assert scheduled.get_json()["state"] == "scheduled"
+    swapped = {"body": f"<p>{SECRET}</p>"}
+    edited = room.call("PATCH", one, "sekar", json={"version": 2, "payload": swapped})
+    assert edited.status_code == 200, edited.get_json()
+    assert edited.get_json()["state"] == "pending"
+    assert edited.get_json()["publish_at"] is None
+    assert rt(room.app).drafts.publish_due(datetime.now(UTC) + timedelta(minutes=5)) == 0
+    assert count(room.app, Post) == 0
+    assert_nowhere_public(room, slug)
+
+
+def test_a_disabled_users_schedule_is_not_published(room: Newsroom) -> None:
+    slug = room.story()["slug"]
+    saved = draft(room, slug, "bagus", publish_at=soon(60))
+    set_disabled(rt(room.app).db, "bagus", True)
+    assert rt(room.app).drafts.publish_due(datetime.now(UTC) + timedelta(minutes=5)) == 0
+    assert count(room.app, Post) == 0
+    assert_nowhere_public(room, slug)
+    shown = room.call("GET", f"{API}/{slug}/drafts/{saved['id']}", "rina").get_json()
+    assert shown["state"] == "draft"
+    assert shown["reason"]
