@@ -387,3 +387,21 @@ def test_a_disabled_users_schedule_is_not_published(room: Newsroom) -> None:
     shown = room.call("GET", f"{API}/{slug}/drafts/{saved['id']}", "rina").get_json()
     assert shown["state"] == "draft"
     assert shown["reason"]
+
+
+def test_a_contributor_cannot_read_a_taken_down_posts_history(any_app: Flask) -> None:
+    """The text of a deleted post stays with the newsroom, not its outside contributors."""
+    room = Newsroom(any_app)
+    create_user(rt(any_app).db, "sekar", "contributor", "pw-sekar", "Sekar")
+    slug = room.story()["slug"]
+    post = room.post(slug, body=f"<p>{SECRET}</p>")
+    assert room.call("DELETE", f"{API}/{slug}/posts/{post['id']}", "rina").status_code == 204
+    history = f"/editor/api/stories/{slug}/posts/{post['id']}/revisions"
+    stringer = Desk(any_app)
+    assert stringer.login("sekar").status_code == 303
+    refused = stringer.get(history)
+    assert refused.status_code == 404
+    assert SECRET not in refused.get_data(as_text=True)
+    reporter = Desk(any_app)
+    assert reporter.login("bagus").status_code == 303
+    assert SECRET in reporter.get(history).get_data(as_text=True)
