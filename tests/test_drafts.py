@@ -254,6 +254,7 @@ def test_contributor_posts_wait_for_an_editor(room: Newsroom) -> None:
         {"body": "x", "pinned": True},
         {"body": "x", "key_event": True},
         {"body": "x", "verification": {"status": "disputed"}},
+        {"body": "x", "verification": {"status": "unverified", "note": "Dicek redaksi."}},
     ):
         refused = room.call("POST", f"{API}/{slug}/posts", "sekar", json=body)
         assert refused.status_code == 403, body
