@@ -73,10 +73,17 @@ class DraftService:
             raise NotFound(N_("There is no story at this address."))
         return story
 
-    def _visible(self, session: Session, actor: Actor, slug: str, draft_id: str) -> Draft:
-        """Return the draft if this actor may see it; else 404, so nothing leaks."""
+    def _visible(
+        self, session: Session, actor: Actor, slug: str, draft_id: str, *, lock: bool = False
+    ) -> Draft:
+        """Return the draft if this actor may see it; else 404, so nothing leaks.
+
+        `lock` holds its row to the end of a write, so a publish's claim committed meanwhile
+        is seen (PostgreSQL) instead of being overwritten by this change.
+        """
         story = self._story(session, slug)
-        draft = session.get(Draft, draft_id) if possible_post_id(draft_id) else None
+        found = possible_post_id(draft_id)
+        draft = session.get(Draft, draft_id, with_for_update=lock) if found else None
         if (
             draft is None
             or draft.story_id != story.id
@@ -138,7 +145,7 @@ class DraftService:
         now = utcnow()
         change = parse_draft(data, actor.role, now, update=True)
         with self.db.write() as session:
-            draft = self._visible(session, actor, slug, draft_id)
+            draft = self._visible(session, actor, slug, draft_id, lock=True)
             if draft.state not in OPEN:
                 raise Conflict(N_("This draft is already published."), code="draft_published")
             if draft.version != change.version:
@@ -174,7 +181,7 @@ class DraftService:
     def delete(self, actor: Actor, slug: str, draft_id: str) -> None:
         """Throw a draft away (its author or an editor); a published one stays as a record."""
         with self.db.write() as session:
-            draft = self._visible(session, actor, slug, draft_id)
+            draft = self._visible(session, actor, slug, draft_id, lock=True)
             if draft.state not in OPEN:
                 raise Conflict(N_("This draft is already published."), code="draft_published")
             session.delete(draft)
@@ -185,7 +192,7 @@ class DraftService:
         if not actor.role.is_editor:
             raise Forbidden(N_("Only editors may approve or reject submissions."))
         with self.db.write() as session:
-            draft = self._visible(session, actor, slug, draft_id)
+            draft = self._visible(session, actor, slug, draft_id, lock=True)
             if draft.state is not DraftState.PENDING:
                 raise Conflict(N_("This draft is not waiting for approval."), code="not_pending")
             if version is not None and draft.version != version:

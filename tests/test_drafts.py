@@ -7,6 +7,7 @@ the feeds or the pages; publishing it appends exactly one `post.created`.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,11 +17,12 @@ import pytest
 from conftest import Newsroom, make_app, rt
 from desk_client import Desk
 from flask import Flask
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
-from liveblog.accounts import create_token, create_user, set_disabled
+from liveblog.accounts import actor_of, create_token, create_user, set_disabled
 from liveblog.drafts import DraftService
-from liveblog.models import Draft, Post, PostRevision
+from liveblog.errors import Conflict
+from liveblog.models import Draft, DraftState, Post, PostRevision, User
 from liveblog.service import StoryService
 
 API = "/api/v1/stories"
@@ -406,3 +408,37 @@ def test_a_contributor_cannot_read_a_taken_down_posts_history(any_app: Flask) ->
     reporter = Desk(any_app)
     assert reporter.login("bagus").status_code == 303
     assert SECRET in reporter.get(history).get_data(as_text=True)
+
+
+def test_an_edit_racing_the_publish_cannot_reopen_the_published_draft(room: Newsroom) -> None:
+    """The edit waits for the publish's lock, then finds the draft published: 409."""
+    slug = room.story()["slug"]
+    submitted = room.call("POST", f"{API}/{slug}/posts", "sekar", json={"body": "<p>Aman.</p>"})
+    draft_id = submitted.get_json()["id"]
+    one = f"{API}/{slug}/drafts/{draft_id}"
+    rejected = room.call("POST", one + "/reject", "rina", json={"reason": "Sumber?"})
+    assert rejected.status_code == 200
+    db = rt(room.app).db
+    with db.read() as session:
+        sekar = actor_of(session.scalars(select(User).where(User.username == "sekar")).one())
+    claimed = threading.Event()
+
+    def publish_slowly() -> None:
+        with db.write() as session:
+            session.execute(
+                update(Draft)
+                .where(Draft.id == draft_id)
+                .values(state=DraftState.PUBLISHED, version=Draft.version + 1)
+            )
+            claimed.set()
+            time.sleep(1.0)
+
+    publisher = threading.Thread(target=publish_slowly)
+    publisher.start()
+    assert claimed.wait(10)
+    change = {"version": 2, "payload": {"body": f"<p>{SECRET}</p>"}}
+    with pytest.raises(Conflict):
+        rt(room.app).drafts.update(sekar, slug, draft_id, change)
+    publisher.join(10)
+    with db.read() as session:
+        assert session.get(Draft, draft_id).state is DraftState.PUBLISHED  # type: ignore[union-attr]
