@@ -442,3 +442,29 @@ def test_an_edit_racing_the_publish_cannot_reopen_the_published_draft(room: News
     publisher.join(10)
     with db.read() as session:
         assert session.get(Draft, draft_id).state is DraftState.PUBLISHED  # type: ignore[union-attr]
+
+
+def test_the_desk_queue_renders_each_draft_version_once(
+    room: Newsroom, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One changed draft costs one render, however many drafts the editors' queue lists."""
+    from liveblog.views import drafts as views
+
+    slug = room.story()["slug"]
+    saved = [draft(room, slug, "sekar", submit=True) for _ in range(3)]
+    rendered: list[str] = []
+    real = views.body_html
+    monkeypatch.setattr(
+        views, "body_html", lambda raw, fmt: rendered.append(raw) or real(raw, fmt)
+    )
+    editor = Desk(room.app)
+    assert editor.login("rina").status_code == 303
+    queue = f"/editor/api/stories/{slug}/drafts"
+    assert len(editor.get(queue).get_json()["drafts"]) == 3
+    one = f"{API}/{slug}/drafts/{saved[0]['id']}"
+    changed = room.call(
+        "PATCH", one, "sekar", json={"version": 1, "payload": {"body": "<p>Baru.</p>"}}
+    )
+    assert changed.status_code == 200
+    assert len(editor.get(queue).get_json()["drafts"]) == 3
+    assert len(rendered) == 4  # three, then only the changed one
