@@ -290,13 +290,16 @@ class DraftService:
                 assert scheduler is not None
                 actor = Actor(scheduler.id, scheduler.display_name, scheduler.role)
                 allowed = scheduler.disabled_at is None and scheduler.role is not Role.CONTRIBUTOR
-                jobs.append((draft, slug, actor, allowed))
+                author = session.get(User, draft.author_id)
+                # An editor who scheduled a contributor's submission approved it.
+                approval = author is not None and author.role is Role.CONTRIBUTOR
+                jobs.append((draft, slug, actor, allowed, approval))
         published = 0
-        for draft, slug, actor, allowed in jobs:
+        for draft, slug, actor, allowed, approval in jobs:
             try:
                 if not allowed:  # disabled or demoted since: their schedule no longer holds
                     raise Forbidden(N_("Whoever scheduled this draft may no longer publish."))
-                self._publish(actor, slug, draft, (DraftState.SCHEDULED,), approval=False)
+                self._publish(actor, slug, draft, (DraftState.SCHEDULED,), approval=approval)
             except Conflict as error:
                 if error.code == "draft_changed":
                     continue  # someone else published, edited or cancelled it meanwhile

@@ -468,3 +468,15 @@ def test_the_desk_queue_renders_each_draft_version_once(
     assert changed.status_code == 200
     assert len(editor.get(queue).get_json()["drafts"]) == 3
     assert len(rendered) == 4  # three, then only the changed one
+
+
+def test_a_submission_an_editor_scheduled_records_the_editor_as_reviewer(room: Newsroom) -> None:
+    slug = room.story()["slug"]
+    submitted = room.call("POST", f"{API}/{slug}/posts", "sekar", json={"body": "<p>Aman.</p>"})
+    one = f"{API}/{slug}/drafts/{submitted.get_json()['id']}"
+    room.call("PATCH", one, "rina", json={"version": 1, "publish_at": soon(60)})
+    assert rt(room.app).drafts.publish_due(datetime.now(UTC) + timedelta(minutes=5)) == 1
+    audit = room.call("GET", one, "sekar").get_json()
+    assert audit["state"] == "published"
+    assert audit["reviewer"] == {"name": "Rina"}
+    assert audit["reviewed_at"]
