@@ -87,7 +87,9 @@ def check_payload(payload: Any, role: Role) -> dict[str, Any]:
     """Validate a post payload as the write path will, and what this role may put in it."""
     req = parse_post_create(payload)  # every refusal of POST .../posts, before saving
     if role is Role.CONTRIBUTOR:
-        if req.pinned or req.key_event or req.verification.status is not Verification.UNVERIFIED:
+        verified = req.verification.status is not Verification.UNVERIFIED
+        # A note too: approved, it would read as the approving editor's own verdict note.
+        if req.pinned or req.key_event or verified or req.verification.note:
             raise Forbidden(N_("Contributors may not set verification, pinned or key event."))
     else:
         verdicts.check_new(req.verification.status, is_editor=role.is_editor)

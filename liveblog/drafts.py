@@ -73,10 +73,17 @@ class DraftService:
             raise NotFound(N_("There is no story at this address."))
         return story
 
-    def _visible(self, session: Session, actor: Actor, slug: str, draft_id: str) -> Draft:
-        """Return the draft if this actor may see it; else 404, so nothing leaks."""
+    def _visible(
+        self, session: Session, actor: Actor, slug: str, draft_id: str, *, lock: bool = False
+    ) -> Draft:
+        """Return the draft if this actor may see it; else 404, so nothing leaks.
+
+        `lock` holds its row to the end of a write, so a publish's claim committed meanwhile
+        is seen (PostgreSQL) instead of being overwritten by this change.
+        """
         story = self._story(session, slug)
-        draft = session.get(Draft, draft_id) if possible_post_id(draft_id) else None
+        found = possible_post_id(draft_id)
+        draft = session.get(Draft, draft_id, with_for_update=lock) if found else None
         if (
             draft is None
             or draft.story_id != story.id
@@ -138,7 +145,7 @@ class DraftService:
         now = utcnow()
         change = parse_draft(data, actor.role, now, update=True)
         with self.db.write() as session:
-            draft = self._visible(session, actor, slug, draft_id)
+            draft = self._visible(session, actor, slug, draft_id, lock=True)
             if draft.state not in OPEN:
                 raise Conflict(N_("This draft is already published."), code="draft_published")
             if draft.version != change.version:
@@ -147,6 +154,14 @@ class DraftService:
                 draft.payload = change.payload
                 if draft.state is DraftState.REJECTED:
                     draft.state = DraftState.DRAFT
+                if draft.state is DraftState.SCHEDULED and draft.scheduled_by_id != actor.id:
+                    # New words are the scheduler's to publish only if they wrote them: a
+                    # contributor's go back for approval, anyone else's publish as theirs.
+                    if actor.role is Role.CONTRIBUTOR:
+                        draft.state = DraftState.PENDING
+                        draft.publish_at = draft.scheduled_by_id = None
+                    else:
+                        draft.scheduled_by_id = actor.id
             if change.publish_at_given:
                 if draft.state is DraftState.PENDING and not actor.role.is_editor:
                     raise Conflict(
@@ -166,7 +181,7 @@ class DraftService:
     def delete(self, actor: Actor, slug: str, draft_id: str) -> None:
         """Throw a draft away (its author or an editor); a published one stays as a record."""
         with self.db.write() as session:
-            draft = self._visible(session, actor, slug, draft_id)
+            draft = self._visible(session, actor, slug, draft_id, lock=True)
             if draft.state not in OPEN:
                 raise Conflict(N_("This draft is already published."), code="draft_published")
             session.delete(draft)
@@ -177,7 +192,7 @@ class DraftService:
         if not actor.role.is_editor:
             raise Forbidden(N_("Only editors may approve or reject submissions."))
         with self.db.write() as session:
-            draft = self._visible(session, actor, slug, draft_id)
+            draft = self._visible(session, actor, slug, draft_id, lock=True)
             if draft.state is not DraftState.PENDING:
                 raise Conflict(N_("This draft is not waiting for approval."), code="not_pending")
             if version is not None and draft.version != version:
@@ -274,11 +289,17 @@ class DraftService:
                 scheduler = session.get(User, draft.scheduled_by_id or draft.author_id)
                 assert scheduler is not None
                 actor = Actor(scheduler.id, scheduler.display_name, scheduler.role)
-                jobs.append((draft, slug, actor))
+                allowed = scheduler.disabled_at is None and scheduler.role is not Role.CONTRIBUTOR
+                author = session.get(User, draft.author_id)
+                # An editor who scheduled a contributor's submission approved it.
+                approval = author is not None and author.role is Role.CONTRIBUTOR
+                jobs.append((draft, slug, actor, allowed, approval))
         published = 0
-        for draft, slug, actor in jobs:
+        for draft, slug, actor, allowed, approval in jobs:
             try:
-                self._publish(actor, slug, draft, (DraftState.SCHEDULED,), approval=False)
+                if not allowed:  # disabled or demoted since: their schedule no longer holds
+                    raise Forbidden(N_("Whoever scheduled this draft may no longer publish."))
+                self._publish(actor, slug, draft, (DraftState.SCHEDULED,), approval=approval)
             except Conflict as error:
                 if error.code == "draft_changed":
                     continue  # someone else published, edited or cancelled it meanwhile

@@ -2,7 +2,7 @@
 
 Imports nothing from Flask. A URL must be http(s) with a host; every address its host
 resolves to must be public (not loopback, private, link-local, multicast, reserved or
-unspecified, IPv4 or IPv6, IPv4-mapped included) unless private addresses are allowed.
+unspecified, IPv4 or IPv6, IPv4-mapped and 6to4 included) unless private addresses are allowed.
 The check runs when an endpoint is created and again at every delivery, and the request
 goes to the very address that passed (no second lookup a rebinding DNS could answer
 differently). One POST: a short timeout, no redirects followed, the answer's body read up
@@ -56,8 +56,11 @@ class Answer:
 
 def _public(address: str) -> bool:
     ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
+        elif ip.sixtofour is not None:  # 6to4 (2002::/16) carries the IPv4 it reaches
+            ip = ip.sixtofour
     return not (
         ip.is_loopback
         or ip.is_private

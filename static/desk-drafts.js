@@ -155,7 +155,15 @@
         }
         button("danger act-delete", M.delete, () => act(() => call("DELETE", one(draft.id)), M.deleted));
       }
-      const children = [h("p", { class: "draft-meta" }, meta), body];
+      const children = [h("p", { class: "draft-meta" }, meta)];
+      // Everything an approval publishes is shown, not only the body.
+      const p = draft.payload || {};
+      if (p.headline) children.push(h("h3", { class: "post-headline draft-headline", text: p.headline }));
+      children.push(body);
+      const extra = [];
+      if (Array.isArray(p.coauthors) && p.coauthors.length) extra.push(M.coauthors + ": " + p.coauthors.join(", "));
+      if (p.resolves) extra.push(M.change_resolves + ": " + p.resolves);
+      if (extra.length) children.push(h("p", { class: "draft-meta draft-extra", text: extra.join(" · ") }));
       if (draft.reason) children.push(h("p", { class: "draft-reason", text: fmt(M.editor_note, { reason: draft.reason }) }));
       children.push(actions);
       return h("article", { class: "draft", "data-id": draft.id, "data-state": draft.state }, children);

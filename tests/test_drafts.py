@@ -7,6 +7,7 @@ the feeds or the pages; publishing it appends exactly one `post.created`.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,11 +17,12 @@ import pytest
 from conftest import Newsroom, make_app, rt
 from desk_client import Desk
 from flask import Flask
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
-from liveblog.accounts import create_token, create_user
+from liveblog.accounts import actor_of, create_token, create_user, set_disabled
 from liveblog.drafts import DraftService
-from liveblog.models import Draft, Post, PostRevision
+from liveblog.errors import Conflict
+from liveblog.models import Draft, DraftState, Post, PostRevision, User
 from liveblog.service import StoryService
 
 API = "/api/v1/stories"
@@ -254,6 +256,7 @@ def test_contributor_posts_wait_for_an_editor(room: Newsroom) -> None:
         {"body": "x", "pinned": True},
         {"body": "x", "key_event": True},
         {"body": "x", "verification": {"status": "disputed"}},
+        {"body": "x", "verification": {"status": "unverified", "note": "Dicek redaksi."}},
     ):
         refused = room.call("POST", f"{API}/{slug}/posts", "sekar", json=body)
         assert refused.status_code == 403, body
@@ -358,3 +361,122 @@ def test_the_plain_desk_form_of_a_contributor_submits(any_app: Flask) -> None:
     assert [(d.state.value, d.payload) for d in drafts] == [
         ("pending", {"body": "Antrean di lobi.", "format": "text"})
     ]
+
+
+def test_a_contributor_cannot_change_what_an_editor_scheduled(room: Newsroom) -> None:
+    """An editor approves a submission by scheduling it; a later edit needs approval again."""
+    slug = room.story()["slug"]
+    submitted = room.call("POST", f"{API}/{slug}/posts", "sekar", json={"body": "<p>Aman.</p>"})
+    one = f"{API}/{slug}/drafts/{submitted.get_json()['id']}"
+    scheduled = room.call("PATCH", one, "rina", json={"version": 1, "publish_at": soon(60)})
+    assert scheduled.get_json()["state"] == "scheduled"
+    swapped = {"body": f"<p>{SECRET}</p>"}
+    edited = room.call("PATCH", one, "sekar", json={"version": 2, "payload": swapped})
+    assert edited.status_code == 200, edited.get_json()
+    assert edited.get_json()["state"] == "pending"
+    assert edited.get_json()["publish_at"] is None
+    assert rt(room.app).drafts.publish_due(datetime.now(UTC) + timedelta(minutes=5)) == 0
+    assert count(room.app, Post) == 0
+    assert_nowhere_public(room, slug)
+
+
+def test_a_disabled_users_schedule_is_not_published(room: Newsroom) -> None:
+    slug = room.story()["slug"]
+    saved = draft(room, slug, "bagus", publish_at=soon(60))
+    set_disabled(rt(room.app).db, "bagus", True)
+    assert rt(room.app).drafts.publish_due(datetime.now(UTC) + timedelta(minutes=5)) == 0
+    assert count(room.app, Post) == 0
+    assert_nowhere_public(room, slug)
+    shown = room.call("GET", f"{API}/{slug}/drafts/{saved['id']}", "rina").get_json()
+    assert shown["state"] == "draft"
+    assert shown["reason"]
+
+
+def test_a_contributor_cannot_read_a_taken_down_posts_history(any_app: Flask) -> None:
+    """The text of a deleted post stays with the newsroom, not its outside contributors."""
+    room = Newsroom(any_app)
+    create_user(rt(any_app).db, "sekar", "contributor", "pw-sekar", "Sekar")
+    slug = room.story()["slug"]
+    post = room.post(slug, body=f"<p>{SECRET}</p>")
+    assert room.call("DELETE", f"{API}/{slug}/posts/{post['id']}", "rina").status_code == 204
+    history = f"/editor/api/stories/{slug}/posts/{post['id']}/revisions"
+    stringer = Desk(any_app)
+    assert stringer.login("sekar").status_code == 303
+    refused = stringer.get(history)
+    assert refused.status_code == 404
+    assert SECRET not in refused.get_data(as_text=True)
+    reporter = Desk(any_app)
+    assert reporter.login("bagus").status_code == 303
+    assert SECRET in reporter.get(history).get_data(as_text=True)
+
+
+def test_an_edit_racing_the_publish_cannot_reopen_the_published_draft(room: Newsroom) -> None:
+    """The edit waits for the publish's lock, then finds the draft published: 409."""
+    slug = room.story()["slug"]
+    submitted = room.call("POST", f"{API}/{slug}/posts", "sekar", json={"body": "<p>Aman.</p>"})
+    draft_id = submitted.get_json()["id"]
+    one = f"{API}/{slug}/drafts/{draft_id}"
+    rejected = room.call("POST", one + "/reject", "rina", json={"reason": "Sumber?"})
+    assert rejected.status_code == 200
+    db = rt(room.app).db
+    with db.read() as session:
+        sekar = actor_of(session.scalars(select(User).where(User.username == "sekar")).one())
+    claimed = threading.Event()
+
+    def publish_slowly() -> None:
+        with db.write() as session:
+            session.execute(
+                update(Draft)
+                .where(Draft.id == draft_id)
+                .values(state=DraftState.PUBLISHED, version=Draft.version + 1)
+            )
+            claimed.set()
+            time.sleep(1.0)
+
+    publisher = threading.Thread(target=publish_slowly)
+    publisher.start()
+    assert claimed.wait(10)
+    change = {"version": 2, "payload": {"body": f"<p>{SECRET}</p>"}}
+    with pytest.raises(Conflict):
+        rt(room.app).drafts.update(sekar, slug, draft_id, change)
+    publisher.join(10)
+    with db.read() as session:
+        assert session.get(Draft, draft_id).state is DraftState.PUBLISHED  # type: ignore[union-attr]
+
+
+def test_the_desk_queue_renders_each_draft_version_once(
+    room: Newsroom, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One changed draft costs one render, however many drafts the editors' queue lists."""
+    from liveblog.views import drafts as views
+
+    slug = room.story()["slug"]
+    saved = [draft(room, slug, "sekar", submit=True) for _ in range(3)]
+    rendered: list[str] = []
+    real = views.body_html
+    monkeypatch.setattr(
+        views, "body_html", lambda raw, fmt: rendered.append(raw) or real(raw, fmt)
+    )
+    editor = Desk(room.app)
+    assert editor.login("rina").status_code == 303
+    queue = f"/editor/api/stories/{slug}/drafts"
+    assert len(editor.get(queue).get_json()["drafts"]) == 3
+    one = f"{API}/{slug}/drafts/{saved[0]['id']}"
+    changed = room.call(
+        "PATCH", one, "sekar", json={"version": 1, "payload": {"body": "<p>Baru.</p>"}}
+    )
+    assert changed.status_code == 200
+    assert len(editor.get(queue).get_json()["drafts"]) == 3
+    assert len(rendered) == 4  # three, then only the changed one
+
+
+def test_a_submission_an_editor_scheduled_records_the_editor_as_reviewer(room: Newsroom) -> None:
+    slug = room.story()["slug"]
+    submitted = room.call("POST", f"{API}/{slug}/posts", "sekar", json={"body": "<p>Aman.</p>"})
+    one = f"{API}/{slug}/drafts/{submitted.get_json()['id']}"
+    room.call("PATCH", one, "rina", json={"version": 1, "publish_at": soon(60)})
+    assert rt(room.app).drafts.publish_due(datetime.now(UTC) + timedelta(minutes=5)) == 1
+    audit = room.call("GET", one, "sekar").get_json()
+    assert audit["state"] == "published"
+    assert audit["reviewer"] == {"name": "Rina"}
+    assert audit["reviewed_at"]

@@ -73,6 +73,7 @@ def test_contributor_submits_editor_approves_live_reader_sees_it(
     assert contributor.query_selector("#schedule") is None
     assert contributor.text_content("#publish") == "Submit for approval"
     contributor.fill("#body", "Antrean pendengar di ruang siaran **terus bertambah**.")
+    contributor.fill("#headline", "Pendengar mengantre")
     contributor.click("#publish")
     contributor.wait_for_selector("#compose-status.ok:text('Sent to the editors')")
     contributor.wait_for_selector("#drafts-list .draft[data-state=pending]")
@@ -83,6 +84,8 @@ def test_contributor_submits_editor_approves_live_reader_sees_it(
     # The editor's open desk shows both without a reload; nothing reached the reader.
     editor.wait_for_selector("#queue-list .draft >> nth=1", timeout=15000)
     assert "terus bertambah" in editor.text_content("#queue-list")
+    # What the approval would publish besides the body is shown too: the headline.
+    assert "Pendengar mengantre" in editor.text_content("#queue-list")
     assert "Antrean" not in reader.text_content("body")
     shot(editor, "desk-queue.png")
     editor.locator("section.queue").screenshot(path=queue_shot())

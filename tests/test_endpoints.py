@@ -32,6 +32,8 @@ REFUSED_ADDRESSES = [
     "[ff02::1]",
     "[::ffff:127.0.0.1]",
     "[::ffff:10.0.0.1]",
+    "[2002:7f00:1::]",  # 6to4 around 127.0.0.1
+    "[2002:a9fe:a9fe::1]",  # 6to4 around the metadata address
     "localhost",
 ]
 

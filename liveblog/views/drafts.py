@@ -28,6 +28,10 @@ from .editor import local_time, user
 
 API = "/stories/<slug>/drafts"
 ONE = API + "/<draft_id>"
+#: Drafts' bodies as readers would see them, by (id, version): a poll after one change
+#: renders that one draft, not the whole queue (up to 200 bodies) again.
+_RENDERED: dict[tuple[str, int], str] = {}
+RENDERED_MAX = 400
 
 
 def _draft_url(draft: dict[str, Any]) -> str:
@@ -120,7 +124,13 @@ def _local(slug: str, data: Any) -> Any:
 def _for_desk(slug: str, timezone: str, draft: dict[str, Any]) -> dict[str, Any]:
     """Add what the desk shows: the body as readers would see it, the time in story time."""
     payload = draft["payload"]
-    html = body_html(str(payload.get("body", "")), parse_format(payload.get("format")))
+    seen = (draft["id"], draft["version"])
+    html = _RENDERED.get(seen)
+    if html is None:
+        html = body_html(str(payload.get("body", "")), parse_format(payload.get("format")))
+        if len(_RENDERED) >= RENDERED_MAX:
+            _RENDERED.clear()
+        _RENDERED[seen] = html
     at = draft["publish_at"]
     local = local_time(datetime.fromisoformat(at), timezone) if at else ""
     desk_user = user()
