@@ -66,13 +66,14 @@ class LiveblogServer(BaseApplication):  # type: ignore[misc]
 
     def load(self) -> Any:
         """Build the app inside the worker, after gevent has patched everything."""
-        from liveblog import create_app
+        from liveblog import create_app, wsserver
         from liveblog.channel import ChannelListener
         from liveblog.polls import FreshPolls
         from liveblog.proxy import Front
         from liveblog.views.delivery import cache_control
 
         app = create_app()
+        app.config["SOCK_SERVER_OPTIONS"] = wsserver.install(app.config["SOCK_SERVER_OPTIONS"])
         wsgi: Any = app
         listen = os.environ.get("LIVEBLOG_EVENTS_LISTEN")
         if listen:  # app processes publish here when there is no Redis
