@@ -134,9 +134,13 @@ def test_keyless_requests_have_a_limit_per_address(tmp_path: Path) -> None:
     client = app.test_client()
     path = f"/stories/{slug}/feed.json"
     mine = {"REMOTE_ADDR": "203.0.113.7"}
-    assert [client.get(path, environ_base=mine).status_code for _ in range(2)] == [200, 200]
-    refused = client.get(path, environ_base=mine)
-    assert refused.status_code == 429
+    # Windows are clock minutes: of 5 quick requests at most one pair straddles a boundary,
+    # so one window sees a third request whatever the second hand says.
+    answers = [client.get(path, environ_base=mine) for _ in range(5)]
+    codes = [answer.status_code for answer in answers]
+    assert codes[:2] == [200, 200], codes
+    assert 429 in codes, codes
+    refused = answers[codes.index(429)]
     assert int(refused.headers["Retry-After"]) >= 1
     assert client.get(path, environ_base={"REMOTE_ADDR": "203.0.113.8"}).status_code == 200
     # A partner behind that address reads on its own key's limit.
