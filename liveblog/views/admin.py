@@ -70,20 +70,21 @@ def users() -> str:
     )
 
 
-def _run(change: Callable[[], Any], done: str) -> BaseResponse:
+def run(change: Callable[[], Any], done: str, back: str = ".users") -> BaseResponse:
+    """Make a change, flash how it went, and go back to the admin page `back` (303)."""
     try:
         change()
     except LiveblogError as error:
         flash(describe(error), "error")
     else:
         flash(done, "ok")
-    return redirect(url_for(".users"), code=303)
+    return redirect(url_for(back), code=303)
 
 
 @bp.post("/users/<name>/revoke-tokens")
 def revoke_user_tokens(name: str) -> BaseResponse:
     """Revoke every token of a user."""
-    return _run(
+    return run(
         lambda: revoke_tokens(runtime().db, name),
         gettext("Every token of %(name)s is revoked.", name=name),
     )
@@ -92,13 +93,13 @@ def revoke_user_tokens(name: str) -> BaseResponse:
 @bp.post("/tokens/<int:token_id>/revoke")
 def revoke_one_token(token_id: int) -> BaseResponse:
     """Revoke one token."""
-    return _run(lambda: revoke_token(runtime().db, token_id), gettext("The token is revoked."))
+    return run(lambda: revoke_token(runtime().db, token_id), gettext("The token is revoked."))
 
 
 @bp.post("/users/<name>/end-sessions")
 def end_sessions(name: str) -> BaseResponse:
     """Sign a user out everywhere."""
-    return _run(
+    return run(
         lambda: end_user_sessions(runtime().db, name),
         gettext("%(name)s is signed out everywhere.", name=name),
     )
@@ -111,7 +112,7 @@ def disable(name: str) -> BaseResponse:
     if signed_in is not None and signed_in.username == name:
         flash(gettext("You cannot disable your own account."), "error")
         return redirect(url_for(".users"), code=303)
-    return _run(
+    return run(
         lambda: set_disabled(runtime().db, name, disabled=True),
         gettext("%(name)s is disabled: sessions ended, tokens revoked.", name=name),
     )
@@ -120,7 +121,7 @@ def disable(name: str) -> BaseResponse:
 @bp.post("/users/<name>/enable")
 def enable(name: str) -> BaseResponse:
     """Let a disabled user sign in again."""
-    return _run(
+    return run(
         lambda: set_disabled(runtime().db, name, disabled=False),
         gettext("%(name)s may sign in again.", name=name),
     )

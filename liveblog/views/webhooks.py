@@ -15,10 +15,8 @@ from flask import (
     Blueprint,
     current_app,
     flash,
-    redirect,
     render_template,
     request,
-    url_for,
 )
 from flask_babel import gettext, lazy_gettext
 from sqlalchemy import func, select
@@ -29,7 +27,7 @@ from ..models import Role, Story, Webhook, WebhookState
 from ..runtime import runtime
 from ..web import describe
 from ..webhooks import create_webhook, delete_webhook, list_webhooks, redeliver, set_paused
-from .admin import admins_only, when
+from .admin import admins_only, run, when
 from .desk_text import ROLE_LABELS
 from .editor_auth import current_user, locale
 
@@ -103,13 +101,7 @@ def create() -> tuple[str, int]:
 
 
 def _run(change: Callable[[], Any], done: str) -> BaseResponse:
-    try:
-        change()
-    except LiveblogError as error:
-        flash(describe(error), "error")
-    else:
-        flash(done, "ok")
-    return redirect(url_for(".index"), code=303)
+    return run(change, done, back=".index")
 
 
 @bp.post("/<int:hook_id>/pause")
