@@ -314,7 +314,7 @@ def start_profilers(
     for pid in target.server.workers():
         for fmt, ext in (("flamegraph", "svg"), ("raw", "txt")):
             cmd = ["taskset", "-c", args.client_cpus] if args.client_cpus else []
-            cmd += [spy, "record", "--pid", str(pid), "--rate", "100", "--format", fmt]
+            cmd += [spy, "record", "--pid", str(pid), "--rate", os.environ.get("PYSPY_RATE", "100"), "--format", fmt]
             cmd += ["-o", str(args.out / f"profile-{name}-{pid}.{ext}")]
             cmd += ["--duration", str(int(args.total_timeout))]
             # Native stacks need the process stopped for each sample, which perturbs it a

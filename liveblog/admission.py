@@ -18,6 +18,10 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
+#: The environ key where a live handler leaves its parked connection (`parking.Parked`):
+#: whatever the request held for the reader is then given back when that connection ends.
+PARKED = "liveblog.parked"
+
 #: The readers' WebSocket path (`/stories/<slug>/live`).
 LIVE_PATH = re.compile(r"^/stories/[^/]+/live$")
 
@@ -153,8 +157,13 @@ class ReaderGate:
             self.on_shed()
             return _shed(start_response, self.retry_base)
         try:
-            # Under gunicorn the whole connection runs inside this call (flask-sock ends it
-            # by raising StopIteration), so the place comes back when the reader leaves.
+            # Under gunicorn the connection runs inside this call (flask-sock ends it by
+            # raising StopIteration) until its handler ends or parks it; a parked reader's
+            # place comes back when its connection ends.
             return self.app(environ, start_response)
         finally:
-            self.capacity.give_back()
+            parked = environ.get(PARKED)
+            if parked is None:
+                self.capacity.give_back()
+            else:
+                parked.on_close(self.capacity.give_back)

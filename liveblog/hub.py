@@ -89,6 +89,19 @@ class Quiet:
         """Record nothing."""
 
 
+class Wakeup(Protocol):
+    """What a subscription sets when its reader has something to do (an Event will do)."""
+
+    def set(self) -> None:
+        """Something is waiting for the reader's connection."""
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait until set, up to `timeout` seconds."""
+
+    def clear(self) -> None:
+        """Forget that it was set."""
+
+
 Writer = Callable[[bytes], int]
 """Write bytes without blocking: return how many were taken, raise BlockingIOError if none."""
 
@@ -103,9 +116,7 @@ class Subscription:
     `websockets.broadcast()` does, without waking the handler at all.
     """
 
-    def __init__(
-        self, hub: Hub, slug: str, limit: int, wakeup: threading.Event | None = None
-    ) -> None:
+    def __init__(self, hub: Hub, slug: str, limit: int, wakeup: Wakeup | None = None) -> None:
         self.hub = hub
         self.slug = slug
         self.limit = limit
@@ -120,7 +131,7 @@ class Subscription:
         # the hub must not write that event again when it arrives.
         self.sent = 0
         self._frames: deque[Frame] = deque()
-        self._ready = wakeup or threading.Event()
+        self._ready: Wakeup = wakeup or threading.Event()
 
     def deliver(self, frames: Iterable[Frame]) -> None:
         """Write frames through, or queue them; past the limit, mark the reader overflowed."""
@@ -194,6 +205,10 @@ class Subscription:
         """Make a pending `wait` return at once (used when closing)."""
         self._ready.set()
 
+    def notify(self, wakeup: Wakeup) -> None:
+        """Set `wakeup` from now on when the reader has something to do (a parked reader)."""
+        self._ready = wakeup
+
     def close(self) -> None:
         """Stop receiving frames."""
         self.direct = None
@@ -214,7 +229,7 @@ class Hub:
         self._lock = threading.RLock()
         self.closing = False
 
-    def subscribe(self, slug: str, wakeup: threading.Event | None = None) -> Subscription:
+    def subscribe(self, slug: str, wakeup: Wakeup | None = None) -> Subscription:
         """Start queueing the story's new events for one more reader.
 
         `wakeup` lets the reader's connection share the event its waits block on, so a

@@ -35,6 +35,9 @@ class LiveblogWorker(GeventWorker):  # type: ignore[misc]
         runtime = getattr(app, "extensions", {}).get("liveblog")
         if runtime is not None:
             gevent.spawn(runtime.hub.close_all)  # out of the signal handler
+        lot = getattr(app, "extensions", {}).get("liveblog.lot")
+        if lot is not None:  # parked readers have no handler to hear it: tell them now
+            gevent.spawn(lot.close_all)
 
 
 def raise_open_file_limit() -> int:
@@ -73,7 +76,7 @@ class LiveblogServer(BaseApplication):  # type: ignore[misc]
         from liveblog.views.delivery import cache_control
 
         app = create_app()
-        app.config["SOCK_SERVER_OPTIONS"] = wsserver.install(app.config["SOCK_SERVER_OPTIONS"])
+        wsserver.install(app)
         wsgi: Any = app
         listen = os.environ.get("LIVEBLOG_EVENTS_LISTEN")
         if listen:  # app processes publish here when there is no Redis

@@ -47,9 +47,13 @@ def tree_rss(pid: int) -> int:
     return total
 
 
-def upgrade(port: int, slug: str) -> socket.socket:
+def upgrade(port: int, slug: str, receive_buffer: int = 0) -> socket.socket:
     """Open a WebSocket by hand and return the socket after the 101 answer."""
-    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    sock = socket.socket()
+    if receive_buffer:  # before connecting, so the window stays that small
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+    sock.settimeout(10)
+    sock.connect(("127.0.0.1", port))
     key = base64.b64encode(os.urandom(16)).decode()
     sock.sendall(
         f"GET /stories/{slug}/live?after=0 HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
@@ -299,3 +303,84 @@ def test_past_its_capacity_the_process_sheds_readers_fast_with_503(tmp_path: Pat
         for reader in readers:
             reader.close()
         server.stop()
+
+
+@pytest.fixture
+def small(tmp_path: Path) -> Iterator[tuple[Server, str, str]]:
+    """A server with room for 2 readers, 2 per address, and 4 queued frames per reader
+    (pinging rarely, so a reader that does not read is cut off by its queue)."""
+    url = f"sqlite:///{tmp_path / 'small.db'}"
+    token = prepare(url)
+    env = server_env(tmp_path, url)
+    env.update(
+        LIVEBLOG_READER_CAPACITY="2",
+        LIVEBLOG_WS_PER_IP="2",
+        LIVEBLOG_QUEUE_LIMIT="4",
+        LIVEBLOG_PING_SECONDS="600",
+    )
+    server = Server(env).start()
+    slug = "parkir"
+    api(
+        server,
+        token,
+        "POST",
+        "/api/v1/stories",
+        {"title": "Parkir", "slug": slug, "language": "id", "timezone": "Asia/Jakarta"},
+    )
+    yield server, token, slug
+    server.stop()
+
+
+def test_a_caught_up_reader_answers_pings_and_close_and_gives_its_place_back(
+    small: tuple[Server, str, str],
+) -> None:
+    server, token, slug = small
+    first = websocket.create_connection(server.ws_url(slug), timeout=10)
+    second = websocket.create_connection(server.ws_url(slug), timeout=10)
+    try:
+        assert json.loads(first.recv())["type"] == "hello"
+        assert json.loads(second.recv())["type"] == "hello"
+        first.ping("apa kabar")
+        opcode, frame = first.recv_data_frame(True)
+        assert (opcode, frame.data) == (websocket.ABNF.OPCODE_PONG, b"apa kabar")
+        second.send_close(websocket.STATUS_NORMAL)
+        opcode, frame = second.recv_data_frame(True)
+        assert opcode == websocket.ABNF.OPCODE_CLOSE
+        assert int.from_bytes(frame.data[:2], "big") == websocket.STATUS_NORMAL
+        assert second.sock.recv(1) == b""  # and the server hangs up
+        # Its place and its address's slot come back: a third reader gets in.
+        third = wait_until(
+            lambda: _admitted(server.ws_url(slug)), 10, "the second reader's place back"
+        )
+        assert json.loads(third.recv())["type"] == "hello"
+        api(server, token, "POST", f"/api/v1/stories/{slug}/posts", {"body": "<p>satu</p>"})
+        for reader in (first, third):
+            assert json.loads(reader.recv())["seq"] == 1
+        third.close()
+    finally:
+        first.close()
+        second.close()
+    assert "Traceback" not in server.log.read_text(errors="replace")
+
+
+def _admitted(url: str) -> websocket.WebSocket | None:
+    try:
+        return websocket.create_connection(url, timeout=10)
+    except websocket.WebSocketBadStatusException:
+        return None
+
+
+def test_a_reader_that_falls_behind_its_queue_is_told_to_resume(
+    small: tuple[Server, str, str],
+) -> None:
+    server, token, slug = small
+    stalled = upgrade(server.port, slug, receive_buffer=4096)
+    try:
+        big = "kabar " * 3300  # near the longest post
+        for n in range(300):  # about 6 MB: more than both kernels' buffers hold (4 MB)
+            api(server, token, "POST", f"/api/v1/stories/{slug}/posts", {"body": f"{n} {big}"})
+        stalled.settimeout(30)
+        assert close_code(stalled) == 4503
+    finally:
+        stalled.close()
+    assert "Traceback" not in server.log.read_text(errors="replace")

@@ -25,13 +25,14 @@ import contextlib
 import select
 import socket
 import time
+from functools import partial
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, g, request
-from flask_sock import ConnectionClosed, Sock
+from flask_sock import ConnectionClosed
 from werkzeug.exceptions import TooManyRequests
 
-from ..admission import AddressSlots, Capacity, ReaderGate
+from ..admission import PARKED, AddressSlots, Capacity, ReaderGate
 from ..errors import Invalid
 from ..hub import Frame, Subscription
 from ..metrics import reader_shed
@@ -40,6 +41,7 @@ from ..payloads import dumps
 from ..queries import event_frames, require_story, story_by_slug
 from ..runtime import runtime
 from ..validation import whole_number
+from .sockets import Sock
 
 bp = Blueprint("live", __name__)
 sock = Sock()
@@ -100,8 +102,14 @@ def _hung_up(_error: ConnectionError) -> Response:
 def _release(_error: BaseException | None) -> None:
     """Give the address's slot back when the connection (or its refusal) ends."""
     address = g.pop("live_slot", None)
-    if address is not None:
-        address_slots(current_app).give_back(address)
+    if address is None:
+        return
+    slots = address_slots(current_app)
+    parked = request.environ.get(PARKED)
+    if parked is None:
+        slots.give_back(address)
+    else:
+        parked.on_close(partial(slots.give_back, address))
 
 
 def _parse_after(raw: str | None) -> int | None:
@@ -113,7 +121,7 @@ def _parse_after(raw: str | None) -> int | None:
         return None
 
 
-@sock.route("/stories/<slug>/live", bp=bp)  # type: ignore[untyped-decorator]
+@sock.route("/stories/<slug>/live", bp=bp)
 def live(ws: Any, slug: str) -> None:
     """Stream a story's events to one reader."""
     after = _parse_after(request.args.get("after"))
@@ -124,6 +132,7 @@ def live(ws: Any, slug: str) -> None:
     ping_seconds: float = current_app.config["LIVEBLOG_PING_SECONDS"]
     rt.broker.start()
     sub = rt.hub.subscribe(slug, wakeup=ws.event)
+    parked = False
     try:
         try:
             last_seq, too_far, replay = _replay(rt, slug, after)
@@ -146,16 +155,20 @@ def live(ws: Any, slug: str) -> None:
                 # Caught up: from now on the hub writes frames straight to this socket.
                 sub.direct = out.send_now
                 _send_new(out, after, [(f.seq, f.wire) for f in sub.take()])
-            _stream(ws, out, sub, ping_seconds)
+            parked = _park(ws, sub)
+            if not parked:
+                _stream(ws, out, sub, ping_seconds)
         except TimeoutError:
             rt.hub.observer.dropped("slow")
             _hang_up(ws)
         finally:
-            sub.direct = None
+            if not parked:
+                sub.direct = None
     except (ConnectionClosed, OSError):
         pass
     finally:
-        sub.close()
+        if not parked:
+            sub.close()
 
 
 class TimedWriter:
@@ -203,6 +216,24 @@ def _replay(rt: Any, slug: str, after: int) -> tuple[int, bool, list[tuple[int, 
         if after > last_seq or last_seq - after > REPLAY_LIMIT:
             return last_seq, True, []
         return last_seq, False, event_frames(session, story.id, after)
+
+
+def _park(ws: Any, sub: Subscription) -> bool:
+    """Hand a caught-up reader's connection to the process's lot, if it has one.
+
+    Only the live process (gevent) has a lot; the handler then ends, and whatever the
+    request held for the reader (its address slot, its place) is given back when the
+    parked connection ends.
+    """
+    lot = current_app.extensions.get("liveblog.lot")
+    park = getattr(ws, "park", None)
+    if lot is None or park is None:
+        return False
+    parked = park(sub, lot)
+    if parked is None:
+        return False
+    request.environ[PARKED] = parked
+    return True
 
 
 def _close(ws: Any, out: Any, code: int, reason: str) -> None:
