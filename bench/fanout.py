@@ -314,7 +314,8 @@ def start_profilers(
     for pid in target.server.workers():
         for fmt, ext in (("flamegraph", "svg"), ("raw", "txt")):
             cmd = ["taskset", "-c", args.client_cpus] if args.client_cpus else []
-            cmd += [spy, "record", "--pid", str(pid), "--rate", os.environ.get("PYSPY_RATE", "100"), "--format", fmt]
+            cmd += [spy, "record", "--pid", str(pid), "--rate", str(args.profile_rate)]
+            cmd += ["--format", fmt]
             cmd += ["-o", str(args.out / f"profile-{name}-{pid}.{ext}")]
             cmd += ["--duration", str(int(args.total_timeout))]
             # Native stacks need the process stopped for each sample, which perturbs it a
@@ -448,6 +449,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default="",
         help="py-spy record each server worker into --out (python or native stacks)",
     )
+    parser.add_argument("--profile-rate", type=int, default=100, help="py-spy samples per second")
     parser.add_argument(
         "--repeat",
         type=int,
