@@ -16,6 +16,7 @@ from . import logs
 from .config import load_config
 from .i18n import select_locale
 from .runtime import Runtime
+from .views.sockets import App
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -46,7 +47,7 @@ COMPRESSION = {
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Create and wire the application; `config` overrides everything else (for tests)."""
     instance = (config or {}).get("INSTANCE_PATH") or os.environ.get("LIVEBLOG_INSTANCE_PATH")
-    app = Flask(
+    app = App(  # Flask, minus after-request work on WebSocket answers (views/sockets.py)
         __name__,
         static_folder=str(ROOT / "static"),
         instance_path=str(instance) if instance else None,

@@ -9,8 +9,9 @@ so the handler's greenlet, the Flask request and the WSGI environ are freed. Fro
   queued meanwhile) is finished by a write watcher, within `send_timeout` seconds;
 - a read watcher answers the reader's pings and close, records pongs, and closes with
   1009 on a message larger than `max_message` (wsproto parses the frames);
-- one pinger per process pings each parked reader every `ping_seconds`, a slice of them
-  each second, and closes with 1011 those that did not answer the ping before.
+- one pinger per process pings each parked reader every `ping_seconds`, first a whole
+  round after it joined, a slice of the readers each second, and closes with 1011 those
+  that did not answer the ping before.
 
 Every callback here runs in gevent's hub and never blocks: the socket is non-blocking, and
 nobody holds a subscription's lock across a switch.
@@ -60,7 +61,7 @@ class Lot:
         self.buckets: list[set[Parked]] = [
             set() for _ in range(max(1, round(ping_seconds / self.tick)))
         ]
-        self._next_bucket = 0
+        self._turn = 0  # the bucket the pinger sees next
         self._pinger: Any = None
 
     def __len__(self) -> int:
@@ -70,8 +71,9 @@ class Lot:
         """Take over a reader's connection (its file descriptor) from its handler."""
         if self._pinger is None:
             self._pinger = gevent.spawn(self._ping_forever)
-        bucket = self._next_bucket
-        self._next_bucket = (bucket + 1) % len(self.buckets)
+        # The bucket the pinger has just seen: a new reader's first ping comes a whole
+        # round (ping_seconds) after it joined, not in the middle of the storm it came with.
+        bucket = (self._turn - 1) % len(self.buckets)
         parked = Parked(self, bucket, _socket.socket(family, kind, 0, fd), conn, sub)
         self.buckets[bucket].add(parked)
         parked.start()
@@ -84,12 +86,11 @@ class Lot:
                 parked.close_with(CLOSE_GOING_AWAY, STOPPING)
 
     def _ping_forever(self) -> None:
-        turn = 0
         while True:
             gevent.sleep(self.tick)
-            for parked in list(self.buckets[turn]):
+            for parked in list(self.buckets[self._turn]):
                 parked.ping()
-            turn = (turn + 1) % len(self.buckets)
+            self._turn = (self._turn + 1) % len(self.buckets)
 
 
 class Parked:

@@ -103,6 +103,15 @@ def app(tmp_path: Path) -> Iterator[Flask]:
     rt(app).db.dispose()
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def any_app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Flask]:
+    """An app on SQLite, then on a throwaway PostgreSQL database."""
+    url = request.getfixturevalue("postgres_url") if request.param == "postgres" else None
+    app = make_app(tmp_path, url)
+    yield app
+    rt(app).db.dispose()
+
+
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
     """A test client for the app."""

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Newsroom, make_app, public_post, rt
+from conftest import Newsroom, public_post, rt
 from desk_client import Desk
+from flask import Flask
 from sqlalchemy import select
 
 from liveblog.accounts import create_user, set_disabled
@@ -26,14 +25,11 @@ MARKDOWN = "Siaran **tersendat** lagi.\n\nPendengar: _sekitar satu juta_."
 HEADLINE = "Siaran di X <tersendat> & molor"
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def room(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Newsroom]:
+@pytest.fixture
+def room(any_app: Flask) -> Newsroom:
     """Editor rina, reporters bagus and dewi, admin ada; on SQLite or PostgreSQL."""
-    url = request.getfixturevalue("postgres_url") if request.param == "postgres" else None
-    app = make_app(tmp_path, url)
-    create_user(rt(app).db, "sari", "reporter", "pw-sari", "Sari W.")
-    yield Newsroom(app)
-    rt(app).db.dispose()
+    create_user(rt(any_app).db, "sari", "reporter", "pw-sari", "Sari W.")
+    return Newsroom(any_app)
 
 
 def events(room: Newsroom, slug: str, after: int = 0) -> list[dict[str, Any]]:

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
-import pytest
-from conftest import Newsroom, make_app, rt
+from conftest import Newsroom, rt
 from flask import Flask
 from sqlalchemy import select
 
@@ -20,17 +18,6 @@ from liveblog.service import Actor
 THREADS = 16
 POSTS_PER_THREAD = 10
 PATCHERS = 6
-
-
-@pytest.fixture(
-    params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)],
-)
-def any_app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Flask]:
-    """An app on SQLite or on a throwaway PostgreSQL database."""
-    url = request.getfixturevalue("postgres_url") if request.param == "postgres" else None
-    app = make_app(tmp_path, url)
-    yield app
-    rt(app).db.dispose()
 
 
 def actors(app: Flask) -> dict[str, Actor]:

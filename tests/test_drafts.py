@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Newsroom, make_app, rt
+from conftest import Newsroom, rt
 from desk_client import Desk
 from flask import Flask
 from sqlalchemy import func, select, update
@@ -27,15 +25,6 @@ from liveblog.service import StoryService
 
 API = "/api/v1/stories"
 SECRET = "Sumber kami menyebut serangan siber, belum terverifikasi"
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def any_app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Flask]:
-    """An app on SQLite or on a throwaway PostgreSQL database."""
-    url = request.getfixturevalue("postgres_url") if request.param == "postgres" else None
-    app = make_app(tmp_path, url)
-    yield app
-    rt(app).db.dispose()
 
 
 @pytest.fixture

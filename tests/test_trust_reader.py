@@ -7,13 +7,12 @@ from __future__ import annotations
 import html as htmllib
 import json
 import re
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Newsroom, make_app, rt
+from conftest import Newsroom, rt
 from desk_client import Desk
+from flask import Flask
 
 LABELS = {
     "en": {
@@ -31,13 +30,10 @@ LABELS = {
 }
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def room(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Newsroom]:
+@pytest.fixture
+def room(any_app: Flask) -> Newsroom:
     """Editor rina, reporters bagus and dewi, admin ada, on either database."""
-    url = request.getfixturevalue("postgres_url") if request.param == "postgres" else None
-    app = make_app(tmp_path, url)
-    yield Newsroom(app)
-    rt(app).db.dispose()
+    return Newsroom(any_app)
 
 
 def page(room: Newsroom, slug: str, lang: str = "en") -> str:

@@ -3,23 +3,12 @@ on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Newsroom, make_app, public_post, rt
+from conftest import Newsroom, public_post
 from desk_client import Desk
 from flask import Flask
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def any_app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Flask]:
-    """An app on SQLite or on a throwaway PostgreSQL database."""
-    url = request.getfixturevalue("postgres_url") if request.param == "postgres" else None
-    app = make_app(tmp_path, url)
-    yield app
-    rt(app).db.dispose()
 
 
 @pytest.fixture

@@ -11,10 +11,9 @@ import threading
 import time
 from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
-from conftest import Newsroom, make_app, rt
+from conftest import Newsroom, rt
 from flask import Flask
 from receiver import Receiver
 from sqlalchemy import func, select
@@ -40,13 +39,10 @@ KEY = "test-secret"
 FAST = Settings(retry_base=0.01, retry_cap=0.02, timeout=5)
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def room(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Newsroom]:
+@pytest.fixture
+def room(any_app: Flask) -> Newsroom:
     """A newsroom on SQLite, then on PostgreSQL."""
-    url = request.getfixturevalue("postgres_url") if request.param == "postgres" else None
-    app = make_app(tmp_path, url)
-    yield Newsroom(app)
-    rt(app).db.dispose()
+    return Newsroom(any_app)
 
 
 @pytest.fixture(autouse=True)

@@ -5,7 +5,7 @@ only to end the request once the handler returns (under gunicorn by raising Stop
 under werkzeug with an empty answer). Making a class costs more than the rest of the
 route's work; here it is one class, made at import. Everything else is flask-sock's: the
 `@sock.route` API, the `Server` it looks up (which `wsserver.install` may replace) and the
-closing handshake after the handler.
+closing handshake after the handler. `App` is the Flask that knows that answer.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from functools import wraps
 from typing import Any
 
 import flask_sock
-from flask import Response, current_app, request
+from flask import Flask, Response, current_app, request
 
 
 class Finished(Response):
@@ -60,3 +60,17 @@ class Sock(flask_sock.Sock):  # type: ignore[misc]
             return f
 
         return decorator
+
+
+class App(Flask):
+    """Flask, doing no after-request work on a WebSocket's answer: it is never sent.
+
+    The app-wide after-request hooks (security headers, compression, the access log, the
+    session) would otherwise run for every reader's handshake, in the middle of a storm.
+    """
+
+    def process_response(self, response: Response) -> Response:
+        """Return a WebSocket's answer as it is; process any other the usual way."""
+        if isinstance(response, Finished):
+            return response
+        return super().process_response(response)
