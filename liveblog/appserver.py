@@ -42,11 +42,23 @@ class AppServer(BaseApplication):  # type: ignore[misc]
         from liveblog import create_app
 
         app = create_app()
+        warm(app)
         if self.scheduler:  # one process of `liveblog serve` publishes scheduled drafts
             from liveblog.scheduler import Scheduler
 
             Scheduler(app.extensions["liveblog"].drafts).start()
         return behind_front(app)
+
+
+def warm(app: Any) -> None:
+    """Do the write path's one-time work at start: the mappers, the sanitizer, the renderers."""
+    from sqlalchemy.orm import configure_mappers
+
+    from liveblog.formats import warm as warm_formats
+
+    configure_mappers()
+    with app.app_context():
+        warm_formats()
 
 
 def options(socket_path: str, workers: int, threads: int) -> dict[str, Any]:

@@ -201,14 +201,17 @@ class Parked:
     def _write(self, data: bytes) -> None:
         """Queue `data` after what is pending, and write as much as the socket takes."""
         sub = self.sub
-        if not sub.lock.acquire(blocking=False):  # never held across a switch: rare
-            self.set()
+        if not sub.lock.acquire(blocking=False):  # only a handler that has not parked yet
+            gevent.get_hub().loop.run_callback(self._write, data)  # holds it: try again soon
             return
+        moved = False
         try:
             out = sub.pending + data
             while True:
                 if out:
-                    out = out[self.send_now(out) :]
+                    sent = self.send_now(out)
+                    moved = moved or sent > 0
+                    out = out[sent:]
                     if out:
                         break
                 frames = sub.take()
@@ -218,6 +221,8 @@ class Parked:
         except BlockingIOError:
             pass
         except OSError:
+            if not sub.broken:
+                sub.hub.observer.dropped("broken")
             sub.broken = True
             out = b""
         finally:
@@ -226,6 +231,8 @@ class Parked:
         if sub.broken:
             self.hang_up()
         elif out:
+            if moved:  # the reader is taking data: its deadline starts again
+                self._drop_deadline()
             self._wait_writable()
         elif self.hang_up_when_flushed:
             self.hang_up()
@@ -245,6 +252,9 @@ class Parked:
     def _stop_waiting(self) -> None:
         if self._writing is not None:
             self._writing.stop()
+        self._drop_deadline()
+
+    def _drop_deadline(self) -> None:
         if self._deadline is not None:
             self._deadline.stop()
             self._deadline.close()

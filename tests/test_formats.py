@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -310,3 +311,19 @@ def test_markdown_blocks_image_figure_and_quote_attribution() -> None:
         "<blockquote>\n<p>Kami masih mendata.</p>\n"
         "<p><cite>— Kepala BPBD</cite></p>\n</blockquote>"
     )
+
+
+def test_warm_builds_the_sanitizer_before_the_first_post() -> None:
+    from liveblog import sanitize
+    from liveblog.formats import warm
+
+    done = {}
+
+    def in_a_new_thread() -> None:  # each thread keeps its own cleaner
+        warm()
+        done["cleaner"] = getattr(sanitize._local, "cleaner", None)
+
+    thread = threading.Thread(target=in_a_new_thread)
+    thread.start()
+    thread.join(30)
+    assert done["cleaner"] is not None

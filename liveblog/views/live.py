@@ -4,9 +4,12 @@ The handler subscribes to the hub first, then replays `seq > after` from the log
 short read session, then drains live frames, skipping any seq already sent, so nothing
 falls between replay and live. It never holds a database session while it waits.
 Once caught up, it hands the hub a non-blocking writer so each new frame goes straight to
-the socket; the handler only finishes writes the socket could not take at once, pings,
-and hangs up. Whoever writes holds the subscription's lock, so frames never interleave.
-Reading (pongs, close) stays with simple-websocket's reader thread.
+the socket. In the live process the handler then parks the connection (`parking.py`) and
+ends, so a reader keeps no greenlet, request or environ; whatever the request held for it
+(its address slot, its place) comes back when the parked connection ends. Elsewhere (Flask's
+own server, in tests) the handler stays: it finishes writes the socket could not take at
+once, pings, and hangs up, and simple-websocket's reader thread reads pongs and close.
+Whoever writes holds the subscription's lock, so frames never interleave.
 
 Capacity: past `LIVEBLOG_READER_CAPACITY` readers in this process, a new one is shed with
 503 and a jittered Retry-After by `admission.ReaderGate`, before Flask sees the request;
