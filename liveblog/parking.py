@@ -64,9 +64,6 @@ class Lot:
         self._turn = 0  # the bucket the pinger sees next
         self._pinger: Any = None
 
-    def __len__(self) -> int:
-        return sum(len(bucket) for bucket in self.buckets)
-
     def park(self, fd: int, family: int, kind: int, conn: Connection, sub: Subscription) -> Parked:
         """Take over a reader's connection (its file descriptor) from its handler."""
         if self._pinger is None:
@@ -89,7 +86,11 @@ class Lot:
         while True:
             gevent.sleep(self.tick)
             for parked in list(self.buckets[self._turn]):
-                parked.ping()
+                try:
+                    parked.ping()
+                except Exception:  # one reader's failure must not stop the pings
+                    log.exception("pinging a parked reader")
+                    parked.hang_up()
             self._turn = (self._turn + 1) % len(self.buckets)
 
 
