@@ -8,7 +8,9 @@ so the handler's greenlet, the Flask request and the WSGI environ are freed. Fro
 - what the socket could not take at once (`Subscription.pending`, and frames the hub
   queued meanwhile) is finished by a write watcher, within `send_timeout` seconds;
 - a read watcher answers the reader's pings and close, records pongs, and closes with
-  1009 on a message larger than `max_message` (wsproto parses the frames);
+  1009 on a message larger than `max_message` (wsproto parses the frames); it pauses while
+  the reader has not taken what it is owed, so nobody is owed more than one read's replies,
+  and closes with 1008 a reader that sends more than `MAX_PINGS` pings in a ping round;
 - one pinger per process pings each parked reader every `ping_seconds`, first a whole
   round after it joined, a slice of the readers each second, and closes with 1011 those
   that did not answer the ping before.
@@ -40,6 +42,10 @@ CLOSE_RESUME = 4503  # too slow: reconnect with after=<last seq>
 CLOSE_GOING_AWAY = 1001  # the server is stopping
 CLOSE_PING_TIMEOUT = 1011
 CLOSE_TOO_BIG = 1009
+CLOSE_POLICY = 1008
+#: Pings a reader may send per ping round. Browsers send none; past this it is a flood,
+#: and answering it would cost the worker a frame parse and a pong per 6 bytes.
+MAX_PINGS = 16
 READ_BYTES = 4096
 STOPPING = "server stopping: reconnect with after=<last seq>"
 
@@ -107,6 +113,7 @@ class Parked:
         "hang_up_when_flushed",
         "incoming",
         "lot",
+        "pings",
         "pong",
         "releases",
         "scheduled",
@@ -124,6 +131,7 @@ class Parked:
         self.sub = sub
         self.pong = True
         self.incoming = 0  # bytes of the reader's current message
+        self.pings = 0  # pings the reader sent this ping round
         self.closed = False
         self.hang_up_when_flushed = False
         self.scheduled = False
@@ -176,6 +184,7 @@ class Parked:
             self.close_with(CLOSE_PING_TIMEOUT, "ping timeout")
             return
         self.pong = False
+        self.pings = 0
         self._write(PING)
 
     def close_with(self, code: int, reason: str) -> None:
@@ -234,11 +243,16 @@ class Parked:
         elif out:
             if moved:  # the reader is taking data: its deadline starts again
                 self._drop_deadline()
+            # Read nothing more until the reader takes what it is owed: a reader that
+            # sends pings and never reads would otherwise grow this backlog without end.
+            self._reading.stop()
             self._wait_writable()
         elif self.hang_up_when_flushed:
             self.hang_up()
         else:
             self._stop_waiting()
+            if not self._reading.active:
+                self._reading.start(self._readable)
 
     def _wait_writable(self) -> None:
         loop = gevent.get_hub().loop
@@ -275,31 +289,38 @@ class Parked:
         if not data:  # the reader is gone
             self.hang_up()
             return
+        replies = bytearray()  # pongs (and a close) for this read, written once, in order
+        refusal: tuple[int, str] | None = None
         try:
             self.conn.receive_data(data)
             for event in self.conn.events():
                 if isinstance(event, Ping):
-                    self._write(self.conn.send(event.response()))
+                    self.pings += 1
+                    if self.pings > MAX_PINGS:
+                        refusal = (CLOSE_POLICY, "too many pings")
+                        break
+                    replies += self.conn.send(event.response())
                 elif isinstance(event, Pong):
                     self.pong = True
                 elif isinstance(event, CloseConnection):
                     self.hang_up_when_flushed = True
-                    self._write(self.conn.send(event.response()))
-                    return
+                    replies += self.conn.send(event.response())
+                    break
                 elif isinstance(event, TextMessage | BytesMessage):
-                    self._count(len(event.data), event.message_finished)
-                    if self.hang_up_when_flushed:
-                        return
+                    # Readers have nothing to say: count a message's bytes, keep none.
+                    self.incoming += len(event.data)
+                    if self.incoming > self.lot.max_message:
+                        refusal = (CLOSE_TOO_BIG, "Message is too big")
+                        break
+                    if event.message_finished:
+                        self.incoming = 0
         except (LocalProtocolError, RemoteProtocolError):
             self.hang_up()
-
-    def _count(self, size: int, finished: bool) -> None:
-        """Readers have nothing to say: count a message's bytes, keep none, refuse a big one."""
-        self.incoming += size
-        if self.incoming > self.lot.max_message:
-            self.close_with(CLOSE_TOO_BIG, "Message is too big")
-        elif finished:
-            self.incoming = 0
+            return
+        if replies:
+            self._write(bytes(replies))
+        if refusal is not None:
+            self.close_with(*refusal)
 
     def hang_up(self) -> None:
         """End the connection and give back everything it held."""

@@ -47,6 +47,17 @@ def tree_rss(pid: int) -> int:
     return total
 
 
+def tree_cpu(pid: int) -> float:
+    """Return the CPU seconds (user + system) a process tree has used."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for p in descendants(pid):
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
 def upgrade(port: int, slug: str, receive_buffer: int = 0) -> socket.socket:
     """Open a WebSocket by hand and return the socket after the 101 answer."""
     sock = socket.socket()
@@ -384,3 +395,47 @@ def test_a_reader_that_falls_behind_its_queue_is_told_to_resume(
     finally:
         stalled.close()
     assert "Traceback" not in server.log.read_text(errors="replace")
+
+
+def test_a_reader_that_floods_pings_and_never_reads_costs_a_bounded_amount(
+    small: tuple[Server, str, str],
+) -> None:
+    server, _token, slug = small
+    assert server.proc is not None
+    before = tree_rss(server.proc.pid)
+    cpu_before = tree_cpu(server.proc.pid)
+    sock = upgrade(server.port, slug, receive_buffer=4096)
+    ping = bytes((0x89, 0x80)) + b"\0\0\0\0"  # a masked, empty ping: 6 bytes, 2 back
+    burst = ping * 100_000
+    sock.settimeout(10)
+    accepted = 0
+    try:
+        while accepted < 96 * 2**20:  # at most 32 MiB of pongs owed, if it kept reading
+            accepted += sock.send(burst)
+    except (TimeoutError, ConnectionError):
+        pass  # the server stopped reading, or hung up (1008)
+    finally:
+        sock.close()
+    grown = tree_rss(server.proc.pid) - before
+    spent = tree_cpu(server.proc.pid) - cpu_before
+    # A reader gets 16 pongs a ping round, then 1008; the server does not read on until it
+    # has taken what it is owed. Answering every ping into an ever longer backlog took the
+    # worker's whole core for as long as the flood lasted.
+    assert accepted < 48 * 2**20, f"the server read {accepted // 2**20} MiB of pings"
+    assert spent < 5, f"the server spent {spent:.1f} s of CPU on one flooding reader"
+    assert grown < 40 * 2**20, f"the server kept {grown // 2**20} MiB of unsent pongs"
+    wait_until(lambda: server.get("/healthz")[0] == 200, 10, "healthz")
+    # A reader that reads is told why: 16 pongs, then a close with 1008.
+    ws = websocket.create_connection(server.ws_url(slug), timeout=10)
+    try:
+        assert json.loads(ws.recv())["type"] == "hello"
+        for _ in range(17):
+            ws.ping("x")
+        opcodes = []
+        while not opcodes or opcodes[-1] != websocket.ABNF.OPCODE_CLOSE:
+            opcode, frame = ws.recv_data_frame(True)
+            opcodes.append(opcode)
+        assert opcodes.count(websocket.ABNF.OPCODE_PONG) == 16
+        assert int.from_bytes(frame.data[:2], "big") == 1008
+    finally:
+        ws.close()
